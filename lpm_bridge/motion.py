@@ -85,7 +85,9 @@ def neutral(n_frames: int = 1) -> FloatArray:
     return np.zeros((n_frames, NUM_CHANNELS), dtype=np.float32)
 
 
-def validate_motion(frames: npt.ArrayLike, *, clip: bool = False, field: str = "motion") -> FloatArray:
+def validate_motion(
+    frames: npt.ArrayLike, *, clip: bool = False, field: str = "motion"
+) -> FloatArray:
     """Check a batch of motion frames and return it as ``(T, 55) float32``.
 
     ``frames`` may be ``(55,)`` or ``(T, 55)``. NaN or inf is always an error. Weights
@@ -114,7 +116,8 @@ def validate_motion(frames: npt.ArrayLike, *, clip: bool = False, field: str = "
         if bad.any():
             t, c = np.argwhere(bad)[0]
             raise MotionError(
-                f"{field} frame {t} weight {ARKIT_NAMES[c]!r} = {weights[t, c]:.4g} is outside [0, 1]",
+                f"{field} frame {t} weight {ARKIT_NAMES[c]!r} = {weights[t, c]:.4g} "
+                "is outside [0, 1]",
                 field=field,
             )
         bad_head = np.abs(head) > MAX_HEAD_ANGLE
@@ -179,7 +182,9 @@ class MotionTrack:
             # Accept any channel order or subset by name; missing channels stay neutral.
             unknown = [c for c in channels if c not in CH]
             if unknown:
-                raise MotionError(f"motion track has unknown channels {unknown[:5]}", field="channels")
+                raise MotionError(
+                    f"motion track has unknown channels {unknown[:5]}", field="channels"
+                )
             raw = np.asarray(doc["frames"], dtype=np.float32)
             if raw.ndim != 2 or raw.shape[1] != len(channels):
                 raise MotionError(
