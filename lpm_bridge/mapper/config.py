@@ -1,0 +1,111 @@
+"""Configuration of the audio performance mapper: sizes, conditioning windows, normalisation.
+
+Role in the LPM design: everything needed to rebuild the velocity network and to interpret its
+numbers lives here and is saved as ``config.json`` beside the weights, so a checkpoint directory
+is self-describing (``save_pretrained`` / ``from_pretrained``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from transformers import PretrainedConfig
+
+from lpm_bridge.audio import MEL_MS, N_MELS
+from lpm_bridge.motion import CH, SUPPORTED_FPS
+from lpm_bridge.visemes import MOUTH_CHANNELS
+
+MODEL_TYPE: Final[str] = "lpm_motion_mapper"
+STATE_FRAMES: Final[int] = 32  # the latent state buffer: the last 32 motion frames
+STATE_PATCH: Final[int] = 4  # state frames per network token
+MAX_CHUNK: Final[int] = 32
+DEFAULT_CHUNK: Final[int] = 16
+MAX_LOOKAHEAD_MS: Final[int] = 80
+PAST_CONTEXT_MS: Final[int] = 160
+
+# Channels the network generates; every other ARKit weight stays at its rest value (0). The
+# mouth is driven by the voice, blinks and brows are partly stochastic, the head is stochastic.
+ACTIVE_CHANNELS: Final[tuple[str, ...]] = (
+    *MOUTH_CHANNELS,
+    "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "yaw", "pitch", "roll",
+)  # fmt: skip
+
+
+class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
+    """Hyper-parameters of ``AudioPerformanceMapper`` plus the motion normalisation statistics.
+
+    ``motion_mean`` / ``motion_std`` (one per active channel) map motion to the unit-scale space
+    in which flow matching runs; ``rest_pose`` (55 values) fills the state buffer of a new stream.
+    """
+
+    model_type = MODEL_TYPE
+
+    def __init__(
+        self,
+        n_mels: int = N_MELS,
+        past_context_ms: int = PAST_CONTEXT_MS,
+        max_lookahead_ms: int = MAX_LOOKAHEAD_MS,
+        state_frames: int = STATE_FRAMES,
+        state_patch: int = STATE_PATCH,
+        max_chunk: int = MAX_CHUNK,
+        d_model: int = 128,
+        n_layers: int = 3,
+        n_heads: int = 4,
+        d_ff: int = 256,
+        audio_hidden: int = 256,
+        active_channels: list[str] | None = None,
+        motion_mean: list[float] | None = None,
+        motion_std: list[float] | None = None,
+        rest_pose: list[float] | None = None,
+        supported_fps: list[int] | None = None,
+        mouth_temperature: float = 1.0,
+        eye_temperature: float = 1.0,
+        solver: str = "euler",
+        **kwargs: Any,
+    ) -> None:
+        self.n_mels = n_mels
+        self.past_context_ms = past_context_ms
+        self.max_lookahead_ms = max_lookahead_ms
+        self.state_frames = state_frames
+        self.state_patch = state_patch
+        self.max_chunk = max_chunk
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.audio_hidden = audio_hidden
+        self.active_channels = list(active_channels or ACTIVE_CHANNELS)
+        n = len(self.active_channels)
+        self.motion_mean = list(motion_mean) if motion_mean is not None else [0.0] * n
+        self.motion_std = list(motion_std) if motion_std is not None else [1.0] * n
+        self.rest_pose = list(rest_pose) if rest_pose is not None else [0.0] * len(CH)
+        self.supported_fps = list(supported_fps or SUPPORTED_FPS)
+        # Scale of the ODE start noise on the mouth channels at sampling time (not training):
+        # the lips are determined by the voice, so less noise there trades nothing away.
+        self.mouth_temperature = mouth_temperature
+        # Blinks are a rare mode of the eyelid channels; a few-step solver under-reaches rare
+        # modes, and a wider start noise there restores the human blink rate (tuned on held-out).
+        self.eye_temperature = eye_temperature
+        # Default ODE method of streams built on this checkpoint ("euler", "midpoint", "heun").
+        self.solver = solver
+        super().__init__(**kwargs)
+
+    @property
+    def past_frames(self) -> int:
+        """Mel frames (10 ms each) of audio context before a motion frame's own time."""
+        return self.past_context_ms // MEL_MS
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Mel frames of audio after a motion frame's time the network can be shown at most."""
+        return self.max_lookahead_ms // MEL_MS
+
+    @property
+    def audio_window(self) -> int:
+        """Mel frames per motion frame: past context, the frame itself, maximal lookahead."""
+        return self.past_frames + 1 + self.lookahead_frames
+
+    @property
+    def motion_dim(self) -> int:
+        return len(self.active_channels)

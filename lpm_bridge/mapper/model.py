@@ -1,0 +1,134 @@
+"""The velocity network of the audio performance mapper (a ``transformers`` PreTrainedModel).
+
+Role in the LPM design: given a noisy chunk of motion ``x_t`` at flow time ``t``, the audio of the
+chunk (a per-frame log-mel window with bounded lookahead) and the latent state buffer (the last 32
+motion frames), it predicts the flow-matching velocity. The conditions are encoded once per chunk
+(``encode_condition``); each ODE step then runs only ``velocity``: a small pre-norm transformer
+over ``[8 state tokens (4 frames each) ; n chunk tokens]``. All motion here is in the normalised
+space of the
+config's active channels (``MotionMapperConfig.motion_mean`` / ``motion_std``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+import torch
+from torch import Tensor, nn
+from transformers import PreTrainedModel
+
+from lpm_bridge.mapper.config import MotionMapperConfig
+
+TIME_FREQS: Final[int] = 16  # sinusoidal features of the flow time t in [0, 1]
+INIT_STD: Final[float] = 0.02
+
+
+@dataclass(frozen=True)
+class ChunkCondition:
+    """What a chunk is conditioned on, encoded once and reused by every ODE step."""
+
+    audio: Tensor  # (B, n, d): per-frame audio tokens, lookahead and fps folded in
+    state: Tensor  # (B, S / state_patch, d): state-buffer tokens
+
+
+def time_features(t: Tensor) -> Tensor:
+    """(B,) flow times -> (B, 2 * TIME_FREQS) sinusoidal features."""
+    freqs = math.pi * (2.0 ** torch.arange(TIME_FREQS, dtype=t.dtype, device=t.device)) / 8.0
+    ang = t[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
+
+
+class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
+    """Velocity field ``v(x_t, t | audio, state)`` for chunks of 1..32 motion frames."""
+
+    config_class = MotionMapperConfig
+    config: MotionMapperConfig
+    base_model_prefix = "mapper"
+    main_input_name = "x_t"
+
+    def __init__(self, config: MotionMapperConfig) -> None:
+        super().__init__(config)
+        d, dim = config.d_model, config.motion_dim
+        self.audio_enc = nn.Sequential(
+            nn.Linear(config.audio_window * config.n_mels, config.audio_hidden),
+            nn.GELU(),
+            nn.Linear(config.audio_hidden, d),
+        )
+        self.lookahead_emb = nn.Embedding(config.lookahead_frames + 1, d)
+        self.fps_emb = nn.Embedding(len(config.supported_fps), d)
+        # The state buffer enters as one token per `state_patch` frames: 32 frames -> 8 tokens
+        # keeps every ODE step cheap while the linear patch embedding loses nothing.
+        self.state_in = nn.Linear(dim * config.state_patch, d)
+        self.state_pos = nn.Parameter(torch.zeros(config.state_frames // config.state_patch, d))
+        self.chunk_in = nn.Linear(dim, d)
+        self.chunk_pos = nn.Parameter(torch.zeros(config.max_chunk, d))
+        self.time_mlp = nn.Sequential(nn.Linear(2 * TIME_FREQS, d), nn.GELU(), nn.Linear(d, d))
+        layer = nn.TransformerEncoderLayer(
+            d, config.n_heads, config.d_ff, dropout=0.0, activation="gelu",
+            batch_first=True, norm_first=True,
+        )  # fmt: skip
+        self.blocks = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+        self.out_norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, dim)
+        self.post_init()  # type: ignore[no-untyped-call]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=INIT_STD)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=INIT_STD)
+        elif isinstance(module, AudioPerformanceMapper):
+            nn.init.normal_(module.state_pos, std=INIT_STD)
+            nn.init.normal_(module.chunk_pos, std=INIT_STD)
+
+    def encode_condition(
+        self, audio: Tensor, state: Tensor, lookahead: Tensor, fps_index: Tensor
+    ) -> ChunkCondition:
+        """Encode a chunk's conditions once.
+
+        audio: (B, n, W, M) mel windows, W = past + 1 + max lookahead; positions beyond each
+        example's ``lookahead`` (B,) mel frames are hidden here, so the bound holds whatever the
+        caller put there. state: (B, S, D) normalised motion. fps_index: (B,) index into
+        ``config.supported_fps``.
+        """
+        b, n, w, _ = audio.shape
+        pos = torch.arange(w, device=audio.device)  # (W,)
+        visible = pos[None, :] <= (self.config.past_frames + lookahead)[:, None]  # (B, W)
+        audio = audio * visible[:, None, :, None].to(audio.dtype)
+        tokens = self.audio_enc(audio.reshape(b, n, -1))  # (B, n, d)
+        tokens = tokens + (self.lookahead_emb(lookahead) + self.fps_emb(fps_index))[:, None, :]
+        patches = state.reshape(b, -1, state.shape[-1] * self.config.state_patch)  # (B, S/p, p D)
+        state_tokens = self.state_in(patches) + self.state_pos[None]  # (B, S/p, d)
+        return ChunkCondition(audio=tokens, state=state_tokens)
+
+    def velocity(self, x_t: Tensor, t: Tensor, cond: ChunkCondition) -> Tensor:
+        """(B, n, D) noisy motion at times t (B,) -> (B, n, D) velocity."""
+        n = x_t.shape[1]
+        temb = self.time_mlp(time_features(t))[:, None, :]  # (B, 1, d)
+        chunk = self.chunk_in(x_t) + cond.audio + self.chunk_pos[None, :n] + temb
+        seq = torch.cat([cond.state + temb, chunk], dim=1)  # (B, S / p + n, d)
+        h = self.blocks(seq)[:, -n:]  # (B, n, d)
+        out: Tensor = self.out(self.out_norm(h))
+        return out
+
+    def forward(
+        self,
+        x_t: Tensor,
+        t: Tensor,
+        audio: Tensor,
+        state: Tensor,
+        lookahead: Tensor,
+        fps_index: Tensor,
+    ) -> Tensor:
+        """Velocity of noisy chunks x_t (B, n, D) at t (B,); see ``encode_condition``."""
+        return self.velocity(x_t, t, self.encode_condition(audio, state, lookahead, fps_index))
+
+    def sample_batch(self, requests: list[Any]) -> list[Any]:
+        """Batched sampling of ``ChunkRequest``s; see ``lpm_bridge.mapper.stream.sample_batch``."""
+        from lpm_bridge.mapper.stream import sample_batch
+
+        return sample_batch(self, requests)

@@ -1,0 +1,116 @@
+"""Checkpoints: save/load round trip, the shipped default, and broken directories."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lpm_bridge.errors import CheckpointError
+from lpm_bridge.mapper import (
+    DEFAULT_MODEL_DIR,
+    AudioPerformanceMapper,
+    MotionMapperConfig,
+    MotionStream,
+    load_motion_model,
+    save_motion_model,
+)
+
+from .conftest import tiny_config
+
+
+def test_roundtrip(tiny_model: AudioPerformanceMapper, tmp_path: Path) -> None:
+    save_motion_model(tiny_model, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "model.safetensors"}
+    loaded = load_motion_model(tmp_path)
+    for (k, a), b in zip(
+        tiny_model.state_dict().items(), loaded.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), k
+    audio = (np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16)
+    outs = []
+    for m in (tiny_model, loaded):
+        s = MotionStream(m, 16000, seed=1)
+        s.push_audio(audio)
+        outs.append(s.generate(8))
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_shipped_default_loads_offline() -> None:
+    model = load_motion_model()
+    assert (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size < 8 * 2**20
+    assert not model.training
+
+
+@pytest.fixture
+def ckpt(tiny_model: AudioPerformanceMapper, tmp_path: Path) -> Path:
+    save_motion_model(tiny_model, tmp_path / "ck")
+    return tmp_path / "ck"
+
+
+def _edit_config(path: Path, **changes: object) -> None:
+    cfg = json.loads((path / "config.json").read_text())
+    cfg.update(changes)
+    (path / "config.json").write_text(json.dumps(cfg))
+
+
+def test_missing_dir(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as e:
+        load_motion_model(tmp_path / "nope")
+    assert e.value.field == "path"
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_missing_file(ckpt: Path, name: str) -> None:
+    (ckpt / name).unlink()
+    with pytest.raises(CheckpointError) as e:
+        load_motion_model(ckpt)
+    assert e.value.field == name
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"model_type": "bert"}, "model_type"), ({"motion_mean": [0.0]}, "motion_mean"),
+     ({"active_channels": ["jawOpen", "notAChannel"]}, "active_channels"),
+     ({"motion_std": [0.0] * 25}, "motion_std"), ({"rest_pose": [0.0]}, "rest_pose")],
+)  # fmt: skip
+def test_wrong_config(ckpt: Path, changes: dict[str, object], field: str) -> None:
+    _edit_config(ckpt, **changes)
+    with pytest.raises(CheckpointError) as e:
+        load_motion_model(ckpt)
+    assert e.value.field == field
+
+
+def test_config_not_json(ckpt: Path) -> None:
+    (ckpt / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError):
+        load_motion_model(ckpt)
+
+
+def test_weights_of_another_size(ckpt: Path, tmp_path: Path) -> None:
+    _edit_config(ckpt, d_model=32)
+    with pytest.raises(CheckpointError) as e:
+        load_motion_model(ckpt)
+    assert e.value.field == "model.safetensors"
+
+
+def test_corrupt_weights(ckpt: Path) -> None:
+    (ckpt / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError):
+        load_motion_model(ckpt)
+
+
+def test_missing_tensor(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    model = AudioPerformanceMapper(tiny_config())
+    save_motion_model(model, tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    state.pop("out.weight")
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="missing"):
+        load_motion_model(tmp_path)
+    shutil.rmtree(tmp_path)
+    assert isinstance(MotionMapperConfig(), MotionMapperConfig)
