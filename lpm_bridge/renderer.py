@@ -1,0 +1,554 @@
+"""The renderer: a fixed ``Appearance`` + motion frames -> video frames of that same face.
+
+Last stage of the LPM design. The renderer never generates pixels of a new face: every
+output pixel is a bilinear sample of the one reference portrait, displaced by a field
+built from the motion, except inside the parted lips, where a per-avatar mouth interior
+(dark cavity, teeth, tongue) is painted. Identity therefore holds by construction.
+
+Per chunk of frames (``motion: (T, 55) float32``):
+
+1. features = the 52 ARKit weights + ``min(mouthClose, jawOpen)``;
+2. face field ``(T, 2, R, R)`` = features @ the avatar's field basis (one matmul);
+3. head field ``(T, 2, S, S)`` = (R^T - I) @ masked head coordinates (one small bmm);
+4. the face field is sampled at the head-displaced positions (composition + upsampling
+   in one ``grid_sample``); sliding eyelids and gaze are added analytically at full
+   resolution so the lid edge stays sharp;
+5. one ``grid_sample`` of the portrait, then the mouth interior is composited in the
+   region where the inner lips opened beyond the portrait's own opening.
+
+Intermediates are bounded by a chunk of a few frames, so memory does not grow with the
+number of frames rendered (the returned array aside). A ``Renderer`` holds only read-only
+tensors, so concurrent calls from several threads are safe.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+
+from lpm_bridge import landmarks as lm
+from lpm_bridge import rig
+from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
+from lpm_bridge.errors import ConfigError, MotionError
+from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
+
+# Frames per inner step by output size. Small chunks keep the working set (grids,
+# texture, frames) in L2/L3; measured best on a 2-core EPYC (bench/render_speed.py).
+# Bigger chunks were up to 2x slower per frame there.
+DEFAULT_CHUNK: Final[dict[int, int]] = {256: 8, 512: 8}
+U8Frames = npt.NDArray[np.uint8]
+
+_BLINK: Final[tuple[int, int]] = (CH["eyeBlinkRight"], CH["eyeBlinkLeft"])  # image-left eye first
+# Gaze channels per image eye: (+x, -x, up, down) in image terms.
+_GAZE: Final[tuple[tuple[int, int, int, int], ...]] = (
+    (CH["eyeLookInRight"], CH["eyeLookOutRight"], CH["eyeLookUpRight"], CH["eyeLookDownRight"]),
+    (CH["eyeLookOutLeft"], CH["eyeLookInLeft"], CH["eyeLookUpLeft"], CH["eyeLookDownLeft"]),
+)
+_EYE_CHANNELS: Final[list[int]] = [*_BLINK, *(c for g in _GAZE for c in g)]
+# A fully closed lid stops this fraction of the way to the lower lid (the lash line).
+LID_CLOSURE: Final[float] = 1.0
+# Thickness of the lash line carried by the closing lid, fraction of the eye opening.
+LASH: Final[float] = 0.15
+# Iris travel at full gaze: fraction of the eye half-length (x) and upper-lid height (y).
+GAZE_X: Final[float] = 0.28
+GAZE_Y: Final[float] = 0.3
+
+
+def motion_features(motion: torch.Tensor) -> torch.Tensor:
+    """``motion: (T, 55)`` -> rig features ``(T, rig.NUM_FEATURES)``: the 52 weights (with
+    mouthClose as a closure fraction) and ``min(mouthClose, jawOpen)``."""
+    w = motion[:, BLENDSHAPES].clone()
+    close, jaw = w[:, CH["mouthClose"]], w[:, CH["jawOpen"]]
+    # ARKit's mouthClose is relative to jawOpen (close == jaw: lips together). The rig
+    # splits it: undo the jaw's lip motion (min), and seal the portrait's own parted
+    # lips by the closure fraction close / max(jaw, close).
+    w[:, CH["mouthClose"]] = close / torch.maximum(torch.maximum(jaw, close), torch.tensor(1e-6))
+    return torch.cat([w, torch.minimum(close, jaw)[:, None]], dim=1)
+
+
+def head_matrices(motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``motion: (T, 55)`` -> (backward, forward) ``(T, 2, 3)`` = rows x, y of R^T - I, R - I.
+
+    ``R = Ry(yaw) Rx(pitch) Rz(roll)`` acts on (x right, y down, z toward the viewer)
+    with the sign conventions of ``lpm_bridge.motion``.
+    """
+    yaw, pitch, roll = motion[:, YAW], motion[:, PITCH], motion[:, ROLL]
+    one, zero = torch.ones_like(yaw), torch.zeros_like(yaw)
+
+    def mat(rows: list[list[torch.Tensor]]) -> torch.Tensor:
+        return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
+
+    cy, sy, cp, sp, cr, sr = yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin(), roll.cos(), roll.sin()
+    ry = mat([[cy, zero, sy], [zero, one, zero], [-sy, zero, cy]])
+    rx = mat([[one, zero, zero], [zero, cp, -sp], [zero, sp, cp]])  # pitch>0: nose up (-y)
+    rz = mat([[cr, sr, zero], [-sr, cr, zero], [zero, zero, one]])  # roll>0: CCW on screen
+    r = ry @ rx @ rz
+    eye = torch.eye(3, dtype=r.dtype, device=r.device)
+    return (r.transpose(1, 2) - eye)[:, :2], (r - eye)[:, :2]
+
+
+class Renderer:
+    """Renders appearances under motion on ``device`` (CPU now, CUDA when present)."""
+
+    def __init__(self, device: str | torch.device = "cpu", *, chunk: int | None = None) -> None:
+        self.device = torch.device(device)
+        self.chunk = chunk
+        self._device_apps: weakref.WeakKeyDictionary[Appearance, _DeviceAppearance] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Identity sampling grids ``(2, S, S)``, shared by every avatar (read-only).
+        self._base: dict[int, torch.Tensor] = {}
+        for s in SUPPORTED_SIZES:
+            axis = torch.linspace(-1.0, 1.0, s)
+            ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+            self._base[s] = torch.stack([xs, ys]).to(self.device)
+
+    # ------------------------------------------------------------ public API
+
+    def render(self, appearance: Appearance, motion: npt.ArrayLike | torch.Tensor) -> U8Frames:
+        """``motion: (T, 55) float32`` -> frames ``(T, S, S, 3) uint8`` RGB of ``appearance``."""
+        m = self._validate(motion)
+        return self._render_rows([appearance] * len(m), m)
+
+    def render_batch(
+        self, appearances: Sequence[Appearance], motion: npt.ArrayLike | torch.Tensor
+    ) -> U8Frames:
+        """Row ``b`` of ``motion: (B, 55)`` drawn with ``appearances[b]``: ``(B, S, S, 3) uint8``.
+
+        All appearances must share one output size. Within a chunk, rows of the same
+        appearance are warped together (one matmul) and the mouth of every row is painted
+        in one batched pass.
+        """
+        m = self._validate(motion)
+        if len(appearances) != len(m):
+            raise MotionError(
+                f"render_batch got {len(appearances)} appearances for {len(m)} motion rows",
+                field="motion",
+            )
+        if not appearances:
+            return np.empty((0, 256, 256, 3), dtype=np.uint8)
+        sizes = {a.size for a in appearances}
+        if len(sizes) != 1:
+            raise ConfigError(
+                f"render_batch needs one output size, got {sorted(sizes)}", field="size"
+            )
+        return self._render_rows(list(appearances), m)
+
+    # ------------------------------------------------------------ internals
+
+    def _on_device(self, app: Appearance) -> _DeviceAppearance:
+        """The render-side view of ``app``, built once per (renderer, appearance) and
+        dropped with the appearance (weak key). Building it per call cost ~70 us per
+        avatar, noticeable when a batch holds 16 avatars. A race between two threads
+        builds it twice; both results are equal and read-only."""
+        dev = self._device_apps.get(app)
+        if dev is None:
+            dev = _DeviceAppearance(app, self.device)
+            self._device_apps[app] = dev
+        return dev
+
+    @staticmethod
+    def _validate(motion: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
+        if isinstance(motion, torch.Tensor):
+            motion = motion.detach().cpu().numpy()
+        return torch.from_numpy(validate_motion(motion))
+
+    @torch.no_grad()
+    def _render_rows(self, apps: list[Appearance], m: torch.Tensor) -> U8Frames:
+        """Row ``i`` of ``m: (N, 55)`` with ``apps[i]`` -> ``(N, S, S, 3) uint8``, chunked."""
+        size = apps[0].size if apps else 256
+        out = np.empty((len(m), size, size, 3), dtype=np.uint8)
+        chunk = self.chunk or DEFAULT_CHUNK.get(size, 1)
+        on_device: dict[int, _DeviceAppearance] = {}
+        for app in apps:
+            if id(app) not in on_device:
+                on_device[id(app)] = self._on_device(app)
+        dst = torch.from_numpy(out)
+        for start in range(0, len(m), chunk):
+            rows = [on_device[id(a)] for a in apps[start : start + chunk]]
+            img = self._render_chunk(rows, m[start : start + chunk].to(self.device))
+            # The texture carries +0.5, so this float -> uint8 copy (truncating) rounds.
+            dst[start : start + len(rows)].copy_(img.permute(0, 2, 3, 1))
+        return out
+
+    def _render_chunk(self, apps: list[_DeviceAppearance], m: torch.Tensor) -> torch.Tensor:
+        """Row ``i`` of ``m: (T, 55)`` with ``apps[i]`` -> ``(T, 3, S, S)`` float frames (+0.5).
+
+        Rows of different appearances are warped together: their tensors are stacked
+        per row (or expanded, without copies, when all rows share one appearance).
+        """
+        rows = _Rows(apps)
+        t, s = len(m), rows.size
+        feats = motion_features(m)
+        back, fwd = head_matrices(m)
+        # The head-displaced sampling grid, channels-first: identity + (R^T - I) @ head.
+        base = self._base[s]
+        if bool(back.abs().max() > 0):
+            # One matmul per run of rows of one avatar, straight from its head map:
+            # no per-row copies of (3, S, S) maps when a chunk mixes avatars.
+            cf = torch.empty(t, 2, s * s, device=m.device)
+            for sl, a in rows.runs:
+                torch.matmul(back[sl], a.head.view(3, s * s), out=cf[sl])
+            cf = cf.view(t, 2, s, s)
+            cf += base
+        else:
+            cf = base.expand(t, 2, s, s).clone()
+        if bool(feats.abs().max() > 0):
+            _add_face_field(rows, feats, back, cf)
+        grid = cf.permute(0, 2, 3, 1).contiguous()
+        lids: list[_LidPaint] = []
+        if bool(m[:, _EYE_CHANNELS].abs().max() > 0):
+            moved = rows.landmarks + torch.bmm(feats[:, None], rows.landmark_basis).view(t, -1, 2)
+            moved = moved + torch.bmm(fwd, rows.head_landmarks).transpose(1, 2)
+            lids = _eye_field(rows, m, grid, moved)
+        for (x0, y0, x1, y1), delta, _ in lids:
+            grid[:, y0:y1, x0:x1] += delta  # eyelids: full resolution, after the face field
+        lips = rows.lips + torch.bmm(feats[:, None], rows.lip_basis).view(t, 2, -1, 2)
+        lips = lips + torch.bmm(fwd, rows.head_lips).transpose(1, 2).view(t, 2, -1, 2)
+        closure = feats[:, CH["mouthClose"]]
+        if bool(closure.max() > 0):
+            _close_own_lips(rows, closure, lips, grid)
+        img = _sample_texture(rows, grid)
+        for (x0, y0, x1, y1), alpha, skin in ((b, al, sk) for b, _, (al, sk) in lids):
+            region = img[:, :, y0:y1, x0:x1]
+            region += alpha[:, None] * (skin[:, :, None, None] + 0.5 - region)
+        _paint_mouth(rows, m, lips, img, closure)
+        return img
+
+
+def _sample_texture(rows: _Rows, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples ``(T, 3, S, S)`` of each row's own portrait at ``grid: (T, S, S, 2)``.
+
+    Per run of rows of one avatar: its uint8 portrait is converted into one small float
+    buffer (+0.5, so the final float -> uint8 truncation rounds to nearest), which stays
+    in cache for the ``grid_sample`` that writes straight into the run's output rows.
+    Reading 1 byte per texel from memory instead of 4 is what keeps a batch of many
+    different avatars as fast per frame as one avatar.
+    """
+    img = torch.empty(len(grid), 3, rows.size, rows.size, device=grid.device)
+    tex = torch.empty(1, 3, rows.size, rows.size, device=grid.device)
+    for sl, a in rows.runs:
+        k = sl.stop - sl.start
+        torch.add(a.texture, 0.5, out=tex[0])
+        # aten's out= overload: bilinear (0), border padding (1), align_corners.
+        torch.ops.aten.grid_sampler_2d.out(
+            tex.expand(k, -1, -1, -1), grid[sl], 0, 1, True, out=img[sl]
+        )
+    return img
+
+
+class _DeviceAppearance:
+    """The appearance tensors the renderer reads, on the render device (per call)."""
+
+    def __init__(self, app: Appearance, device: torch.device) -> None:
+        d = device
+        self.size = app.size
+        self.px = 2.0 / (app.size - 1)  # one output pixel in normalised grid units
+        self.texture = app.texture.to(d)  # (3, S, S) uint8
+        self.field = app.field.view(app.field.shape[0], -1).to(d)
+        self.rows = int(app.field.shape[-1])
+        x0, y0, step = (float(v) for v in app.field_origin)
+        # full-frame normalised position -> field-grid normalised position
+        scale = 2.0 / (step * (self.rows - 1) * self.px)
+        self.field_scale = scale
+        self.field_offset = torch.tensor(
+            [(1.0 - x0 * self.px) * scale - 1.0, (1.0 - y0 * self.px) * scale - 1.0], device=d
+        )
+        # Output box of the field grid (pixels) and the largest |head coordinate| per row.
+        span = step * (self.rows - 1)
+        self.field_box = (x0, y0, x0 + span, y0 + span)
+        self.head_extent = app.head_extent.to(d)  # (3,)
+        self.landmarks = app.landmarks.to(d)
+        self.landmark_basis = app.landmark_basis.reshape(app.landmark_basis.shape[0], -1).to(d)
+        self.head = app.head.to(d)  # (3, S, S)
+        self.head_landmarks = app.head_landmarks.to(d)
+        self.eyes = app.eyes.to(d)
+        self.lips = app.lips.to(d)
+        self.lip_basis = app.lip_basis.reshape(app.lip_basis.shape[0], -1).to(d)
+        self.head_lips = app.head_lips.to(d)
+        self.lip_gap = (app.lips[1] - app.lips[0]).to(d)  # the portrait's own opening
+        self.mouth_colors = app.mouth_colors.to(d) + 0.5  # texture convention, see _render_chunk
+        self.height_t = torch.tensor([app.face_height], device=d)
+
+
+def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: torch.Tensor) -> None:
+    """Add the face field, sampled at the head-displaced positions, into ``cf: (T, 2, S, S)``.
+
+    Only output pixels that can land inside a field grid are sampled: the field boxes
+    grown by this chunk's largest head displacement (bounded from the head basis).
+    """
+    t, n = len(feats), rows.field_rows
+    face = torch.empty(t, 2 * n * n, device=cf.device)
+    # Read only the basis rows in use (fp16, 1.8 MB in all): a talking frame moves a
+    # handful of channels, and many-avatar batches read every avatar's rows from memory.
+    used = torch.nonzero(feats.abs().amax(dim=0) > 0).flatten()
+    few = len(used) * 2 < feats.shape[1]
+    f_used = feats[:, used] if few else feats
+    for sl, a in rows.runs:
+        basis = a.field.index_select(0, used) if few else a.field  # not [used]: 5x slower
+        torch.matmul(f_used[sl], basis.float(), out=face[sl])
+    reach = float((back.abs() * rows.head_extent[:, None, :]).sum(-1).max()) / rows.px + 2.0
+    box = rows.field_box
+    x0, y0 = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
+    x1, y1 = min(rows.size, int(box[2] + reach) + 1), min(rows.size, int(box[3] + reach) + 1)
+    region = cf[:, :, y0:y1, x0:x1]
+    fgrid = torch.empty(t, y1 - y0, x1 - x0, 2, device=cf.device)
+    torch.mul(region.permute(0, 2, 3, 1), rows.field_scale, out=fgrid)
+    fgrid += rows.field_offset
+    region += F.grid_sample(
+        face.view(t, 2, n, n), fgrid, mode="bilinear", padding_mode="zeros", align_corners=True
+    )
+
+
+class _Rows:
+    """The appearance tensors of a chunk's rows, stacked per row for batched ops.
+
+    When every row has the same appearance the tensors are expanded views (no copies);
+    otherwise small tensors are stacked and the texture and head maps copied once.
+    """
+
+    def __init__(self, apps: list[_DeviceAppearance]) -> None:
+        first, t = apps[0], len(apps)
+        self.size, self.px, self.field_rows = first.size, first.px, first.rows
+        self.field_scale = first.field_scale  # same for every avatar of one size
+        same = all(a is first for a in apps)
+        # Contiguous runs of rows of one avatar: the big per-avatar tensors (portrait,
+        # head map) are read per run, in place, never stacked per row.
+        self.runs: list[tuple[slice, _DeviceAppearance]] = []
+        start = 0
+        for i in range(1, t + 1):
+            if i == t or apps[i] is not apps[start]:
+                self.runs.append((slice(start, i), apps[start]))
+                start = i
+
+        def per_row(name: str) -> torch.Tensor:
+            x: torch.Tensor = getattr(first, name)
+            if same:
+                return x.expand(t, *x.shape)
+            return torch.stack([getattr(a, name) for a in apps])
+
+        self.field_offset = per_row("field_offset")[:, None, None, :]  # (T, 1, 1, 2)
+        boxes = torch.tensor([a.field_box for a in apps])
+        self.field_box = (*boxes[:, :2].amin(0).tolist(), *boxes[:, 2:].amax(0).tolist())
+        self.head_extent = per_row("head_extent")  # (T, 3)
+        self.landmarks, self.landmark_basis = per_row("landmarks"), per_row("landmark_basis")
+        self.head_landmarks, self.eyes = per_row("head_landmarks"), per_row("eyes")
+        self.lips, self.lip_basis, self.head_lips = (
+            per_row("lips"), per_row("lip_basis"), per_row("head_lips")
+        )  # fmt: skip
+        self.gaps, self.colors = per_row("lip_gap"), per_row("mouth_colors")
+        self.height = per_row("height_t").view(t)
+        teeth_shown = self.gaps[:, :, 1].clamp_min(0).amax(dim=1)
+        # Upper teeth are painted only where the portrait showed none of its own.
+        self.teeth_h = (0.07 * self.height - teeth_shown).clamp_min(0)
+
+
+def _box_around(points: torch.Tensor, margin: float, size: int) -> tuple[int, int, int, int]:
+    """Integer box ``(x0, y0, x1, y1)`` around ``points: (..., 2)`` plus ``margin``, clipped."""
+    flat = points.reshape(-1, 2)
+    lo = (flat.min(dim=0).values - margin).floor().clamp(0, size).to(torch.int64).tolist()
+    hi = (flat.max(dim=0).values + margin).ceil().clamp(0, size).to(torch.int64).tolist()
+    return lo[0], lo[1], hi[0], hi[1]
+
+
+# (box x0, y0, x1, y1; grid delta (T, rows, cols, 2); (alpha (T, rows, cols), skin (T, 3)))
+_LidPaint = tuple[tuple[int, int, int, int], torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+# How much of the stretched lid is repainted with the avatar's lid skin colour: the
+# stretched lid crease and eye shadow otherwise read as a smudge.
+LID_SKIN: Final[float] = 0.55
+
+
+def _eye_field(
+    rows: _Rows, m: torch.Tensor, grid: torch.Tensor, moved: torch.Tensor
+) -> list[_LidPaint]:
+    """Sliding-eyelid and gaze displacement for each eye box, from ``grid: (T, S, S, 2)``.
+
+    The lid is an occluding edge: above the moving lid line the output samples lid skin
+    stretched down from above the eye (lashes carried unstretched at its edge); below it
+    the eye is untouched. Evaluated at full resolution at the head-displaced positions
+    so the edge stays sharp. Returns per eye the grid delta and where to repaint the
+    newly covered part with lid skin (after sampling). Parameters are per row.
+    """
+    paints: list[_LidPaint] = []
+    for e, eye in enumerate((lm.EYE_RIGHT, lm.EYE_LEFT)):
+        p = rows.eyes[:, e]  # (T, EYE_PARAMS)
+        cx, cy, ux, uy, half, h_up, h_lo, lid = (p[:, i, None, None] for i in range(8))
+        x0, y0, x1, y1 = _box_around(moved[:, eye], float(lid.max()) + 3.0, rows.size)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        pos = (grid[:, y0:y1, x0:x1] + 1.0) / rows.px  # source pixels
+        px, py = pos[..., 0] - cx, pos[..., 1] - cy
+        u = (px * ux + py * uy) / half
+        v = px * uy - py * ux  # along the on-screen "up" of the eye axis
+        prof = (1 - u * u).clamp_min(0)
+        k = m[:, _BLINK[e], None, None]
+        vu, vl = h_up * prof, -h_lo * prof
+        v_lid = vu - k * LID_CLOSURE * (vu - vl)
+        v_top = vu + lid * prof
+        lash = LASH * (h_up + h_lo) * prof
+        above = v - v_lid - lash
+        v_src = torch.where(
+            above <= 0,
+            vu + (v - v_lid),
+            vu + lash + above * (v_top - vu - lash) / (v_top - v_lid - lash + 1e-4),
+        )
+        inside = (v >= v_lid) & (v <= v_top) & (prof > 0)
+        dv = torch.where(inside, v_src - v, torch.zeros_like(v))
+        gz = m[:, list(_GAZE[e])]
+        gx = (gz[:, 0] - gz[:, 1])[:, None, None] * GAZE_X * half
+        gy = (gz[:, 3] - gz[:, 2])[:, None, None] * GAZE_Y * h_up
+        win = prof * prof * ((v - vl) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
+        delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=-1) * rows.px
+        # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
+        feather = 1.5 * rows.size / 256  # pixels
+        covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
+        covered = covered * ((vu + 0.5 - v) / feather).clamp(0, 1)
+        covered = covered * (4 * k).clamp(max=1)
+        alpha = LID_SKIN * covered * (prof > 0)
+        paints.append(((x0, y0, x1, y1), delta, (alpha, p[:, rig.EYE_SKIN])))
+    return paints
+
+
+# Lip material stretched over a portrait's own opening by mouthClose: how much of the lip
+# (and the skin beyond it), as a fraction of the face height, is stretched per side.
+LIP_STRETCH: Final[float] = 0.05
+# Each lip covers this fraction of the own opening at mouthClose = 1 (> 0.5: they meet
+# with a little overlap, so no sliver of teeth is left between them).
+CLOSE_OVERLAP: Final[float] = 0.6
+
+
+def _close_own_lips(
+    rows: _Rows, closure: torch.Tensor, lips: torch.Tensor, grid: torch.Tensor
+) -> None:
+    """Seal the portrait's own parted lips (``mouthClose``) in ``grid: (T, S, S, 2)``.
+
+    A vertical remap in the portrait's own coordinates, after every other warp: per source
+    column with own inner lips ``yu < yl`` (gap ``g``), the upper lip band
+    ``[yu - L, yu]`` is stretched down over ``[yu - L, yu + c g / 2]``, the lower lip band
+    likewise up, and the teeth between are squeezed into what is left (nothing at
+    ``c = 1``). Only the lips' own material covers the teeth: the mouth corners, the
+    smile, cheeks and chin stay exactly where they were.
+    """
+    size, px = rows.size, rows.px
+    c = closure[:, None, None]
+    reach = LIP_STRETCH * float(rows.height.max()) + 3.0
+    x0, y0, x1, y1 = _box_around(lips, reach, size)
+    if x1 <= x0 or y1 <= y0:
+        return
+    region = grid[:, y0:y1, x0:x1]
+    sx = ((region[..., 0] + 1.0) / px).round().clamp(0, size - 1).long().flatten(1)
+    xs = torch.arange(size, dtype=torch.float32, device=grid.device)
+    yu_t, ok_u = _polyline(rows.lips[:, 0], xs)
+    yl_t, ok_l = _polyline(rows.lips[:, 1], xs)
+    gap_t = (yl_t - yu_t).clamp_min(0) * (ok_u & ok_l)
+    shape = region.shape[:3]
+    yu = yu_t.gather(1, sx).view(shape)
+    g = gap_t.gather(1, sx).view(shape)
+    yl = yu + g
+    sy = (region[..., 1] + 1.0) / px
+    lip = LIP_STRETCH * rows.height[:, None, None]
+    half = c * g * CLOSE_OVERLAP
+    up_band = (sy >= yu - lip) & (sy < yu + half)
+    lo_band = (sy > yl - half) & (sy <= yl + lip)
+    mid = (sy >= yu + half) & (sy <= yl - half)
+    new = torch.where(up_band, yu - lip + (sy - yu + lip) * lip / (lip + half), sy)
+    new = torch.where(lo_band, yl + lip - (yl + lip - sy) * lip / (lip + half), new)
+    squeezed = yu + (sy - yu - half) * g / (g - 2 * half).clamp_min(1e-3)
+    new = torch.where(mid & (g > 0), squeezed.clamp(max=yl), new)
+    region[..., 1] += (new - sy) * px
+
+
+def _polyline(points: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """y of polylines ``points: (T, P, 2)`` (x increasing) at columns ``xs: (N,)``.
+
+    Returns ``(y, valid)``, both ``(T, N)``; ``valid`` is false left/right of the ends.
+    """
+    xa, xb = points[:, :-1, 0:1], points[:, 1:, 0:1]  # (T, P-1, 1)
+    ya, yb = points[:, :-1, 1:2], points[:, 1:, 1:2]
+    tt = (xs - xa) / (xb - xa).clamp_min(1e-3)
+    seg = (tt >= 0) & (tt < 1)
+    y = (seg * (ya + tt.clamp(0, 1) * (yb - ya))).sum(dim=1)
+    valid = (xs >= points[:, :1, 0]) & (xs <= points[:, -1:, 0])
+    return y, valid
+
+
+def _paint_mouth(
+    a: _Rows, m: torch.Tensor, lips: torch.Tensor, img: torch.Tensor, closure: torch.Tensor
+) -> None:
+    """Composite the mouth interior into ``img: (T, 3, S, S)`` float, in place.
+
+    Painted only between the portrait's own inner-lip opening (moved with the upper lip)
+    and the moved lower inner lip, so a neutral frame is untouched: a dark cavity of the
+    avatar's lip tone, upper teeth when the portrait shows none, a hint of lower teeth
+    above the lower lip, the tongue for ``tongueOut``, all shaded toward the corners.
+    """
+    # mouthClose has stretched each lip over half of the closed part of the own opening.
+    c = closure[:, None, None]
+    upper, lower = lips[:, 0] + a.gaps * (c / 2), lips[:, 1] - a.gaps * (c / 2)
+    start = upper + a.gaps * (1 - c)
+    if bool((lower[:, :, 1] - start[:, :, 1]).max() < 0.25):
+        return
+    x0, y0, x1, y1 = _box_around(torch.cat([upper, lower]), 2.0, a.size)
+    if x1 <= x0 or y1 <= y0:
+        return
+    xs = torch.arange(x0, x1, dtype=torch.float32, device=img.device)
+    ys = torch.arange(y0, y1, dtype=torch.float32, device=img.device)[None, :, None]
+    top, valid = _polyline(start, xs)
+    top = torch.maximum(top, _polyline(upper, xs)[0])
+    bottom, _ = _polyline(lower, xs)
+    top, bottom = top[:, None, :], bottom[:, None, :]
+    alpha = (ys - top).clamp(0, 1) * (bottom - ys).clamp(0, 1) * valid[:, None, :]
+    color = _mouth_color(a, m, xs, ys, top, bottom, upper)
+    region = img[:, :, y0:y1, x0:x1]
+    region += alpha[:, None] * (color - region)
+
+
+def _mouth_color(
+    a: _Rows,
+    m: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    top: torch.Tensor,
+    bottom: torch.Tensor,
+    upper: torch.Tensor,
+) -> torch.Tensor:
+    """The interior ``(T, 3, rows, cols)`` float colour under the mouth box."""
+    cav, teeth, tongue = (
+        a.colors[:, i, :, None, None] for i in (rig.CAVITY, rig.TEETH, rig.TONGUE)
+    )
+    h = a.height[:, None, None]  # (T, 1, 1)
+    opening = (bottom - top).clamp_min(1e-3)
+    depth = ((ys - top) / opening).clamp(0, 1)[:, None]
+    color = cav * (0.45 + 0.75 * depth)
+    # The tongue fills the floor of a wide-open mouth.
+    floor = ((opening - 0.02 * h) / (0.05 * h)).clamp(0, 1)[:, None]
+    color = color + 0.5 * depth**2 * floor * (tongue - color)
+    # Upper teeth hang from the upper lip where the portrait showed none of its own.
+    if bool(a.teeth_h.max() > 0):
+        up_t = ((top + a.teeth_h[:, None, None] - ys) / 1.2).clamp(0, 1)[:, None]
+        color = color + 0.92 * up_t * (teeth - color)
+    # Lower teeth: a thin band above the lower lip, in the lip's shadow.
+    lo_h = torch.minimum(0.25 * opening, 0.035 * h)
+    left, right = upper[:, :1, 0:1], upper[:, -1:, 0:1]  # (T, 1, 1)
+    uu = ((xs - left) / (right - left).clamp_min(1.0)).clamp(0, 1)
+    middle = (1 - ((2 * uu - 1) / 0.6) ** 2).clamp(0, 1)[:, None]  # lower teeth: front only
+    lo_t = ((ys - (bottom - lo_h)) / 1.2).clamp(0, 1)[:, None] * middle
+    color = color + 0.6 * lo_t * (teeth * 0.85 - color)
+    tg = m[:, CH["tongueOut"], None, None, None]
+    tongue_t = ((ys - (bottom - 0.6 * opening * tg[:, 0])) / 1.5).clamp(0, 1)[:, None] * tg
+    color = color + tongue_t * (tongue - color)
+    shade = 0.35 + 0.65 * (1 - (2 * uu - 1) ** 2).sqrt()
+    return color * shade[:, None]
+
+
+def psnr(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> float:
+    """Peak signal-to-noise ratio in dB between two uint8 images."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)

@@ -1,0 +1,243 @@
+"""Renderer: every channel judged on the rendered pixels, by dlib re-detection where it can."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+from face_helpers import astronaut, mirrored_astronaut_png, motion, redetect, reference_embedding
+
+from lpm_bridge import landmarks as lm
+from lpm_bridge.appearance import encode_appearance
+from lpm_bridge.errors import ConfigError, MotionError
+from lpm_bridge.motion import ARKIT_NAMES, NUM_CHANNELS, neutral
+from lpm_bridge.renderer import Renderer, psnr
+
+HEAD = math.radians(15)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def _render(renderer: Renderer, *rows: np.ndarray, size: int = 256) -> np.ndarray:
+    return renderer.render(astronaut(size), np.stack(rows))
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_neutral_reproduces_portrait(renderer: Renderer, size: int) -> None:
+    frames = renderer.render(astronaut(size), neutral(3))
+    assert frames.shape == (3, size, size, 3) and frames.dtype == np.uint8
+    assert psnr(frames[0], astronaut(size).image.numpy()) >= 35.0
+
+
+def test_neutral_row_untouched_by_other_rows_in_chunk(renderer: Renderer) -> None:
+    frames = _render(renderer, motion(), motion(jawOpen=1, eyeBlinkLeft=1, yaw=0.2))
+    assert np.array_equal(frames[0], astronaut().image.numpy())
+
+
+def test_jaw_open_parts_lips_by_8_percent_of_face_height(renderer: Renderer) -> None:
+    closed, opened = _render(renderer, motion(), motion(jawOpen=1.0))
+    base, wide = redetect(closed), redetect(opened)
+    h = lm.face_height(base)
+    assert lm.inner_lip_gap(wide) - lm.inner_lip_gap(base) >= 0.08 * h
+    # Monotonic: half open is between closed and open.
+    half = redetect(_render(renderer, motion(jawOpen=0.5))[0])
+    assert lm.inner_lip_gap(base) < lm.inner_lip_gap(half) < lm.inner_lip_gap(wide)
+
+
+def test_mouth_close_seals_lips(renderer: Renderer) -> None:
+    frames = _render(
+        renderer, motion(), motion(mouthClose=1.0), motion(jawOpen=1.0, mouthClose=1.0)
+    )
+    h = lm.face_height(redetect(frames[0]))
+    assert lm.inner_lip_gap(redetect(frames[1])) <= 0.03 * h  # the portrait shows teeth: 6.5%
+    assert lm.inner_lip_gap(redetect(frames[2])) <= 0.05 * h
+
+
+def test_open_mouth_has_dark_cavity_and_teeth(renderer: Renderer) -> None:
+    frame = _render(renderer, motion(jawOpen=1.0))[0]
+    pts = redetect(frame)
+    upper, lower = pts[list(lm.INNER_UPPER)], pts[list(lm.INNER_LOWER)]
+    x0, x1 = int(upper[1, 0]), int(upper[3, 0])
+    y0, y1 = int(upper[1:4, 1].max()), int(lower[1:4, 1].min())
+    inside = frame[y0:y1, x0:x1].astype(float).mean(axis=2)
+    lip = frame[int(lower[2, 1]) + 2, x0:x1].astype(float).mean()
+    assert inside.size > 0
+    assert np.percentile(inside, 30) < 0.5 * lip  # dark cavity
+    assert inside.max() > 150  # teeth
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_blinks(renderer: Renderer, both: bool) -> None:
+    rows = [
+        motion(),
+        motion(eyeBlinkLeft=1.0, eyeBlinkRight=1.0) if both else motion(eyeBlinkLeft=1.0),
+    ]
+    opened, shut = _render(renderer, *rows)
+    if both:
+        a, b = redetect(opened), redetect(shut)
+        for eye in (lm.EYE_RIGHT, lm.EYE_LEFT):
+            assert lm.eye_aspect_ratio(b, eye) < 0.5 * lm.eye_aspect_ratio(a, eye)
+        return
+    # eyeBlinkLeft is the subject's left eye: the image's right eye changes, the other not.
+    pts = astronaut().landmarks.numpy()
+    diff = np.abs(shut.astype(float) - opened.astype(float)).mean(axis=2)
+
+    def eye_change(eye: slice) -> float:
+        (x0, y0), (x1, y1) = (
+            pts[eye].min(axis=0).astype(int) - 2,
+            pts[eye].max(axis=0).astype(int) + 2,
+        )
+        return float(diff[y0:y1, x0:x1].mean())
+
+    assert eye_change(lm.EYE_LEFT) > 20.0
+    assert eye_change(lm.EYE_RIGHT) == 0.0
+
+
+REGION = {  # channel prefix -> the landmarks whose neighbourhood must change
+    "eye": slice(36, 48), "jaw": slice(48, 68), "mouth": slice(48, 68), "brow": slice(17, 27),
+    "cheekPuff": slice(2, 15), "cheekSquint": slice(36, 55), "nose": slice(27, 36),
+    "tongue": slice(60, 68),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ARKIT_NAMES)
+def test_every_channel_moves_its_region(renderer: Renderer, name: str) -> None:
+    neutral_frame, moved = _render(renderer, motion(), motion(**{name: 1.0}))
+    part = next(v for k, v in REGION.items() if name.startswith(k))
+    if name == "tongueOut":  # the tongue shows only when the mouth is open
+        neutral_frame, moved = _render(
+            renderer, motion(jawOpen=0.7), motion(jawOpen=0.7, tongueOut=1.0)
+        )
+    pts = astronaut().landmarks.numpy()[part]
+    (x0, y0), (x1, y1) = pts.min(axis=0).astype(int) - 6, pts.max(axis=0).astype(int) + 6
+    diff = np.abs(moved.astype(float) - neutral_frame.astype(float))[y0:y1, x0:x1]
+    assert diff.mean() > 0.8, f"{name} barely changes its region (mean diff {diff.mean():.2f})"
+
+
+def test_identity_holds_at_channel_extremes(renderer: Renderer) -> None:
+    names = [n for n in ARKIT_NAMES if n != "mouthClose"]
+    rows = [motion(**{n: 1.0}) for n in names]
+    for ax in ("yaw", "pitch", "roll"):
+        rows += [motion(**{ax: HEAD}), motion(**{ax: -HEAD})]
+    ref = reference_embedding()
+    worst = 0.0
+    for frame in renderer.render(astronaut(), np.stack(rows)):
+        emb = lm.face_embedding(frame)
+        assert emb is not None
+        worst = max(worst, float(np.linalg.norm(emb - ref)))
+    assert worst <= 0.30
+    # mouthClose seals this portrait's toothy smile: a real expression change that dlib
+    # reads as more distant (documented in docs/performance.md), still the same person.
+    sealed = lm.face_embedding(_render(renderer, motion(mouthClose=1.0))[0])
+    assert sealed is not None and np.linalg.norm(sealed - ref) < 0.4
+
+
+@pytest.mark.parametrize("axis", ["yaw", "pitch", "roll"])
+def test_head_rotation_direction_and_no_tearing(renderer: Renderer, axis: str) -> None:
+    base, turned = _render(renderer, motion(), motion(**{axis: HEAD}))
+    a, b = redetect(base), redetect(turned)
+    nose = b[lm.NOSE_TIP] - a[lm.NOSE_TIP]
+    if axis == "yaw":
+        assert nose[0] > 3.0  # nose toward +x
+    elif axis == "pitch":
+        assert nose[1] < -3.0  # nose up
+    else:
+
+        def tilt(p: np.ndarray) -> float:
+            d = p[lm.EYE_LEFT].mean(axis=0) - p[lm.EYE_RIGHT].mean(axis=0)
+            return math.degrees(math.atan2(-d[1], d[0]))
+
+        assert tilt(b) - tilt(a) == pytest.approx(15.0, abs=5.0)  # counter-clockwise
+    # The warp fades out before the border: the frame edge is the portrait's edge.
+    assert np.array_equal(turned[0], base[0]) and np.array_equal(turned[:, -1], base[:, -1])
+    # No tearing: no new hard edges (max neighbour difference stays like the portrait's).
+    grad = lambda f: np.abs(np.diff(f.astype(int), axis=1)).max(axis=2)  # noqa: E731
+    assert np.percentile(grad(turned), 99.9) <= np.percentile(grad(base), 99.9) * 1.3 + 5
+
+
+def test_render_batch_uses_each_rows_appearance(renderer: Renderer) -> None:
+    other = encode_appearance(mirrored_astronaut_png(), size=256)
+    apps = [astronaut(), other, astronaut()]
+    m = np.stack([motion(), motion(), motion(jawOpen=1.0)])
+    out = renderer.render_batch(apps, m)
+    assert out.shape == (3, 256, 256, 3)
+    assert np.array_equal(out[0], astronaut().image.numpy())
+    assert np.array_equal(out[1], other.image.numpy())
+    assert np.array_equal(out[2], renderer.render(astronaut(), m[2:])[0])
+
+
+def test_render_batch_errors(renderer: Renderer) -> None:
+    with pytest.raises(MotionError, match="2 appearances for 1 motion rows"):
+        renderer.render_batch([astronaut(), astronaut()], neutral(1))
+    with pytest.raises(ConfigError, match="one output size"):
+        renderer.render_batch([astronaut(256), astronaut(512)], neutral(2))
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.zeros((2, 54), np.float32), "55 channels"),
+        (np.full((1, NUM_CHANNELS), np.nan, np.float32), "must be finite"),
+        (np.full((1, NUM_CHANNELS), np.inf, np.float32), "must be finite"),
+        (motion(jawOpen=1.5)[None], "jawOpen.*outside \\[0, 1\\]"),
+        (motion(yaw=1.0)[None], "yaw"),
+    ],
+)
+def test_bad_motion(renderer: Renderer, bad: np.ndarray, match: str) -> None:
+    with pytest.raises(MotionError, match=match):
+        renderer.render(astronaut(), bad)
+
+
+def test_accepts_tensor_and_single_frame(renderer: Renderer) -> None:
+    m = motion(jawOpen=0.5)
+    a = renderer.render(astronaut(), torch.from_numpy(m))
+    b = renderer.render(astronaut(), m[None])
+    assert a.shape == (1, 256, 256, 3) and np.array_equal(a, b)
+
+
+def test_memory_bounded_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = Renderer(chunk=4)
+    seen: list[int] = []
+    inner = Renderer._render_chunk
+
+    def spy(self: Renderer, a: object, m: torch.Tensor) -> torch.Tensor:
+        seen.append(len(m))
+        return inner(self, a, m)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Renderer, "_render_chunk", spy)
+    frames = r.render(astronaut(), np.repeat(motion(jawOpen=0.3)[None], 50, axis=0))
+    assert frames.shape[0] == 50 and max(seen) == 4 and sum(seen) == 50
+
+
+def test_thread_safe(renderer: Renderer) -> None:
+    rng = np.random.default_rng(0)
+    jobs = [np.clip(rng.random((12, NUM_CHANNELS), dtype=np.float32) * 0.6, 0, 1) for _ in range(4)]
+    for j in jobs:
+        j[:, 52:] = 0.1
+    expected = [renderer.render(astronaut(), j) for j in jobs]
+    got: list[np.ndarray | None] = [None] * len(jobs)
+
+    def work(i: int) -> None:
+        got[i] = renderer.render(astronaut(), jobs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e, g in zip(expected, got, strict=True):
+        assert g is not None and np.array_equal(e, g)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu() -> None:
+    m = np.stack([motion(jawOpen=0.8, yaw=0.2), motion(eyeBlinkLeft=1.0, mouthSmileLeft=1.0)])
+    cpu = Renderer().render(astronaut(), m)
+    gpu = Renderer("cuda").render(astronaut(), m)
+    assert np.abs(cpu.astype(int) - gpu.astype(int)).mean() < 1.0
