@@ -75,6 +75,12 @@ class ResourceExhaustedError(LPMError):
     grpc_status = "RESOURCE_EXHAUSTED"
 
 
+class UnavailableError(LPMError):
+    """The server cannot take the call now (loading or draining); retrying later may work."""
+
+    grpc_status = "UNAVAILABLE"
+
+
 class CheckpointError(LPMError):
     """A model checkpoint directory that is missing files or has the wrong config."""
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import grpc
+
 from lpm_bridge import __version__
 from lpm_bridge.errors import LPMError
 
@@ -35,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" [{e.field}]" if e.field else ""
         print(f"lpm-bridge {args.command}: error{where}: {e}", file=sys.stderr)
         return 2
+    except grpc.RpcError as e:  # a daemon answered with a status (its message names the field)
+        status = e.code().name if hasattr(e, "code") else "UNKNOWN"
+        details = e.details() if hasattr(e, "details") else str(e)
+        print(f"lpm-bridge {args.command}: {status}: {details}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code

@@ -1,0 +1,85 @@
+"""Shared helpers of the bridge benchmarks: a daemon subprocess and a test voice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+
+
+class DaemonProcess:
+    """``lpm-bridge serve`` on a free loopback port; always stopped with SIGTERM on exit."""
+
+    def __init__(self, *args: str) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="lpm-bench-")
+        cmd = [sys.executable, "-m", "lpm_bridge", "serve", "--port", "0",
+               "--avatars-dir", str(Path(self._tmp.name) / "avatars"), *args]  # fmt: skip
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        self.target = ""
+        self._serving = threading.Event()
+        threading.Thread(target=self._pump, daemon=True).start()
+        if not self._serving.wait(180):
+            self.stop()
+            raise RuntimeError("daemon did not become ready")
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if "listening on" in line:
+                self.target = line.split("listening on ")[1].split()[0]
+            if "serving on" in line:
+                self._serving.set()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> DaemonProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def voice(seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A speech-like test signal: a buzzy vowel with syllable bursts and pauses (int16)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.5 * t)
+    buzz = (
+        np.sign(np.sin(2 * np.pi * np.cumsum(f0) / sr)) * 0.25 + np.sin(2 * np.pi * 700 * t) * 0.2
+    )
+    env = (np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)) > -0.2).astype(np.float32)
+    return (buzz * env * 20000).astype(np.int16)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def now() -> float:
+    return time.monotonic()

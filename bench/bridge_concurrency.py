@@ -1,0 +1,102 @@
+"""N concurrent sessions, each streaming speech at real-time pace (JSON on stdout).
+
+Every session plays its audio ``--playout-delay-ms`` after sending the first chunk (the
+latency budget, as a game would buffer); a speech frame is late if it arrives after that
+playback clock reaches its pts. ``worst_lag_ms`` < 0 for all sessions means every frame
+arrived ahead of its pts: the daemon keeps up (real-time factor under 1) for all of them.
+
+    python bench/bridge_concurrency.py --sessions 16 --size 256
+    python bench/bridge_concurrency.py --sessions 6 --size 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+
+import grpc
+from bridge_common import SR, DaemonProcess, now, voice
+
+from lpm_bridge._proto import bridge_pb2 as pb
+from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
+
+
+async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) -> dict[str, float]:
+    call = stub.Perform()
+    cfg = pb.SessionConfig(sample_rate_hz=SR, size=args.size, seed=k)
+    await call.write(pb.PerformRequest(config=cfg))
+    await call.read()  # started
+    pcm = voice(args.seconds, seed=k)
+    chunk = SR * 20 // 1000
+    delay = args.playout_delay_ms / 1000
+
+    async def send() -> None:
+        t0 = now()
+        for i, off in enumerate(range(0, len(pcm), chunk)):
+            await asyncio.sleep(max(0.0, t0 + i * chunk / SR - now()))
+            await call.write(
+                pb.PerformRequest(audio=pb.AudioChunk(pcm=pcm[off : off + chunk].tobytes()))
+            )
+        await call.write(pb.PerformRequest(end_of_utterance=pb.EndOfUtterance()))
+
+    await asyncio.sleep(k * 0.02 % 0.04)  # sessions do not start in lock-step
+    t_first = now()
+    sender = asyncio.create_task(send())
+    start_pts, late, frames, worst = None, 0, 0, -1e9
+    while True:
+        msg = await call.read()
+        kind = msg.WhichOneof("response")
+        if kind == "event" and msg.event.type == pb.EVENT_TYPE_UTTERANCE_START:
+            start_pts = msg.event.pts_samples
+        elif kind == "event" and msg.event.type == pb.EVENT_TYPE_UTTERANCE_END:
+            break
+        elif kind == "frame" and msg.frame.speaking and start_pts is not None:
+            frames += 1
+            lag = (now() - t_first) - (delay + (msg.frame.pts_samples - start_pts) / SR)
+            worst = max(worst, lag)
+            late += lag > 0
+    await sender
+    call.cancel()
+    return {"frames": frames, "late": late, "worst_lag_ms": round(worst * 1000, 1)}
+
+
+async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = pb_grpc.BridgeStub(ch)  # type: ignore[no-untyped-call]
+        results = await asyncio.gather(*(session(stub, args, k) for k in range(args.sessions)))
+    return {
+        "bench": "bridge_concurrency",
+        "sessions": args.sessions,
+        "size": args.size,
+        "encoding": "jpeg",
+        "fps": 25,
+        "seconds": args.seconds,
+        "playout_delay_ms": args.playout_delay_ms,
+        "all_frames_on_time": all(r["late"] == 0 for r in results),
+        "late_frames_total": int(sum(r["late"] for r in results)),
+        "speech_frames_total": int(sum(r["frames"] for r in results)),
+        "worst_lag_ms": max(r["worst_lag_ms"] for r in results),
+        "per_session": results,
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=16)
+    p.add_argument("--size", type=int, default=256, choices=(256, 512))
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--playout-delay-ms", type=float, default=150.0)
+    p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
+    args = p.parse_args()
+    if args.server:
+        print(json.dumps(asyncio.run(run(args, args.server))))
+        return
+    with DaemonProcess("--max-sessions", str(max(32, args.sessions))) as daemon:
+        print(json.dumps(asyncio.run(run(args, daemon.target))))
+
+
+if __name__ == "__main__":
+    main()

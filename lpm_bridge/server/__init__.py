@@ -1,0 +1,1 @@
+"""The lpm-bridge daemon: gRPC servicer, avatar store, process lifecycle (``lpm-bridge serve``)."""

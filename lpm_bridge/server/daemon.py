@@ -1,0 +1,190 @@
+"""The daemon process: ``lpm-bridge serve``.
+
+Start-up: bind the port and serve health (NOT_SERVING) and reflection at once, load the
+model and the built-in avatar off the event loop, warm up, then report SERVING. Shutdown
+on SIGTERM/SIGINT: health NOT_SERVING (draining), refuse new sessions, let live sessions
+flush, stop the server with a grace period, stop the shared runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lpm_bridge._proto import bridge_pb2 as pb
+from lpm_bridge.engine import Backend, Engine, EngineOptions
+from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR, DEFAULT_ID, AvatarStore
+from lpm_bridge.server.servicer import BridgeServicer, ServerLimits, add_to_server
+from lpm_bridge.server.websocket import PATH as WS_PATH
+from lpm_bridge.server.websocket import WebSocketGateway
+from lpm_bridge.session import LiveSession
+from lpm_bridge.session_types import SessionConfig
+
+log = logging.getLogger("lpm_bridge.server")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Bridge"].full_name  # "lpm.bridge.v1.Bridge"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """``lpm-bridge serve`` options (one field per flag)."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0: any free port (the chosen one is printed)
+    ws_port: int | None = None  # WebSocket gateway (Godot, WebGL); None: off, 0: any free port
+    avatars_dir: Path = DEFAULT_AVATARS_DIR
+    model: Path | None = None  # mapper checkpoint directory; None: the shipped default
+    device: str = "cpu"
+    threads: int = 0  # torch intra-op threads of the worker; 0: all cores
+    grace_s: float = 5.0  # how long live sessions may take to flush on shutdown
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+class _FrozenClock:
+    def now(self) -> float:
+        return 0.0
+
+
+async def warm_up(engine: Engine, appearance: object) -> None:
+    """Run one short utterance through the whole path so the first client pays no lazy init."""
+    cfg = SessionConfig(sample_rate_hz=16000, seed=0)
+    session = LiveSession(
+        cfg,
+        engine.backend.new_stream(cfg),
+        appearance=appearance,
+        runner=engine,
+        clock=_FrozenClock(),
+    )
+    await session.start()
+    session.push_audio((np.sin(np.arange(8000) / 8.0) * 8000).astype(np.int16))
+    session.finish()
+    async for _ in session:
+        pass
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    n = threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+
+
+def _build_server(
+    lim: ServerLimits, servicer: BridgeServicer
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """The grpc.aio server with the Bridge, health and reflection services."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", lim.max_request_bytes),
+            # every frame fits: the largest, 512x512 RGBA8, is 1 MiB
+            ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),  # a second daemon on the same port fails instead of sharing
+        ]
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    add_to_server(servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return server, health_servicer
+
+
+async def _start_engine(
+    opts: ServeOptions, store: AvatarStore, backend_factory: Callable[[], Backend] | None
+) -> Engine:
+    """Load the model off the event loop, start the runner, encode the default avatar, warm up."""
+    _set_threads(opts.threads)
+    factory = backend_factory or (lambda: _load_backend(opts))
+    engine = Engine(await asyncio.to_thread(factory), opts.engine)
+    await engine.start()
+    try:
+        await store.load_default()
+        await warm_up(engine, await store.appearance(DEFAULT_ID, 256))
+    except BaseException:
+        await engine.aclose()
+        raise
+    return engine
+
+
+async def serve(
+    opts: ServeOptions,
+    *,
+    backend_factory: Callable[[], Backend] | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Run the daemon until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    store = AvatarStore(opts.avatars_dir)
+    servicer = BridgeServicer(None, store, opts.limits)
+    server, health_servicer = _build_server(opts.limits, servicer)
+
+    async def set_health(status: int) -> None:
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, status)
+
+    await set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    if port == 0:
+        raise OSError(f"cannot listen on {opts.host}:{opts.port}")
+    await server.start()
+    print(f"lpm-bridge: listening on {opts.host}:{port} (loading model)", flush=True)
+    engine: Engine | None = None
+    gateway: WebSocketGateway | None = None
+    try:
+        if opts.ws_port is not None:
+            gateway = WebSocketGateway(
+                servicer, opts.host, opts.ws_port, opts.limits.max_request_bytes
+            )
+            ws_port = await gateway.start()
+            url = f"ws://{opts.host}:{ws_port}{WS_PATH}"
+            print(f"lpm-bridge: websocket gateway on {url}", flush=True)
+        engine = await _start_engine(opts, store, backend_factory)
+        servicer.engine = engine
+        await set_health(health_pb2.HealthCheckResponse.SERVING)
+        print(f"lpm-bridge: serving on {opts.host}:{port} ({engine.backend.name})", flush=True)
+        if on_ready is not None:
+            on_ready(port)
+        await stop.wait()
+    finally:
+        print("lpm-bridge: draining", flush=True)
+        await set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        servicer.drain()
+        await server.stop(opts.grace_s)
+        if gateway is not None:
+            await gateway.aclose()
+        if engine is not None:
+            await engine.aclose()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        print("lpm-bridge: stopped", flush=True)
+
+
+def _load_backend(opts: ServeOptions) -> Backend:
+    from lpm_bridge.backend import LPMBackend
+
+    return LPMBackend.load(opts.model, device=opts.device)
+
+
+def run(opts: ServeOptions) -> int:
+    """Blocking entry point of ``lpm-bridge serve``."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    asyncio.run(serve(opts))
+    return 0

@@ -1,0 +1,136 @@
+"""The WebSocket gateway: the Perform stream for engines without gRPC (Godot 4, Unity WebGL).
+
+A second thin adapter over the same session machinery as the gRPC servicer
+(``BridgeServicer.run_perform``): same config, same timeline, same limits, same errors.
+One WebSocket connection is one Perform call, at ``ws://HOST:PORT/v1/perform``.
+
+Client -> server
+  * text message: one ``PerformRequest`` in the protobuf JSON mapping, e.g.
+    ``{"config": {"sample_rate_hz": 16000}}``, ``{"end_of_utterance": {}}``, ``{"interrupt": {}}``;
+  * binary message: raw PCM16 little-endian mono audio (the bytes of ``AudioChunk.pcm``),
+    so audio needs no base64.
+  Closing the connection ends the call (like a gRPC half-close: nothing more is read).
+
+Server -> client
+  * text message: ``SessionStarted`` and ``Event`` responses in the JSON mapping
+    (``{"started": {...}}``, ``{"event": {...}}``), field names as in bridge.proto;
+  * binary message: one frame, ``[u32 little-endian n][n bytes: {"frame": {...}} JSON
+    without the image][image bytes]``, so a client decodes the picture straight from the
+    message (Godot: ``Image.load_jpg_from_buffer``).
+  An error ends the call with an ``EVENT_TYPE_ERROR`` event and then a close code of
+  ``4000 + the gRPC status code`` (4003 INVALID_ARGUMENT, 4005 NOT_FOUND,
+  4008 RESOURCE_EXHAUSTED, 4009 FAILED_PRECONDITION, 4014 UNAVAILABLE), the message as reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from collections.abc import AsyncIterator
+from typing import Final
+
+from google.protobuf import json_format
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from lpm_bridge._proto import bridge_pb2 as pb
+from lpm_bridge.errors import InvalidInputError, LPMError, NotFoundError
+from lpm_bridge.server.servicer import BridgeServicer, error_response, status_of
+
+log = logging.getLogger(__name__)
+PATH: Final[str] = "/v1/perform"
+CLOSE_CODE_BASE: Final[int] = 4000  # + gRPC status code: the private-use close code range
+MAX_REASON_BYTES: Final[int] = 120  # a close reason must fit one control frame (125 bytes)
+_HEADER: Final[struct.Struct] = struct.Struct("<I")
+# Every field present (zeros too), so a client never has to guess a default; note that the
+# JSON mapping writes 64-bit integers (index, pts_samples) as strings.
+_JSON: Final[dict[str, bool]] = {"always_print_fields_with_no_presence": True}
+
+
+def encode_response(response: pb.PerformResponse) -> str | bytes:
+    """A response as one WebSocket message: frames binary (header + image), the rest text."""
+    if response.WhichOneof("response") != "frame":
+        text: str = json_format.MessageToJson(
+            response, preserving_proto_field_name=True, indent=None, **_JSON
+        )
+        return text
+    image: bytes = response.frame.image
+    header = pb.PerformResponse()
+    header.CopyFrom(response)
+    header.frame.ClearField("image")
+    meta: str = json_format.MessageToJson(
+        header, preserving_proto_field_name=True, indent=None, **_JSON
+    )
+    raw = meta.encode()
+    return _HEADER.pack(len(raw)) + raw + image
+
+
+def decode_request(message: str | bytes) -> pb.PerformRequest:
+    """One client message -> a PerformRequest; bad JSON is an InvalidInputError."""
+    if isinstance(message, bytes):
+        return pb.PerformRequest(audio=pb.AudioChunk(pcm=message))
+    request = pb.PerformRequest()
+    try:
+        json_format.Parse(message, request)
+    except (json_format.ParseError, json.JSONDecodeError) as e:
+        raise InvalidInputError(
+            f"message: not a PerformRequest in protobuf JSON: {e}", field="message"
+        ) from e
+    return request
+
+
+class WebSocketGateway:
+    """Serves ``BridgeServicer.run_perform`` over WebSocket. ``start()`` / ``aclose()``."""
+
+    def __init__(self, servicer: BridgeServicer, host: str, port: int, max_message_bytes: int):
+        self.servicer = servicer
+        self.host = host
+        self.port = port
+        self.max_message_bytes = max_message_bytes
+        self._server: Server | None = None
+
+    async def start(self) -> int:
+        """Listen; returns the bound port (useful with port 0)."""
+        self._server = await serve(
+            self._handle, self.host, self.port, max_size=self.max_message_bytes
+        )
+        sockets = list(self._server.sockets)
+        port: int = sockets[0].getsockname()[1] if sockets else self.port
+        return port
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request is not None else ""
+        try:
+            if path.split("?")[0] != PATH:
+                raise NotFoundError(f"path: {path!r} is not served; use {PATH}", field="path")
+            self.servicer.admit()
+            responses = self.servicer.run_perform(self._requests(ws))
+            try:
+                async for response in responses:
+                    await ws.send(encode_response(response))
+            finally:
+                await responses.aclose()
+        except LPMError as e:
+            await self._fail(ws, e)
+        except ConnectionClosed:
+            pass  # the client went away; run_perform's cleanup has freed the session
+
+    async def _requests(self, ws: ServerConnection) -> AsyncIterator[pb.PerformRequest]:
+        async for message in ws:
+            yield decode_request(message)
+
+    async def _fail(self, ws: ServerConnection, error: LPMError) -> None:
+        code, message = status_of(error)
+        try:
+            await ws.send(encode_response(error_response(error)))
+            reason = message.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+            await ws.close(CLOSE_CODE_BASE + code.value[0], reason)
+        except ConnectionClosed:
+            pass

@@ -1,0 +1,114 @@
+"""The WebSocket gateway end to end: a daemon subprocess with ``--ws-port 0``, a real socket.
+
+This is the wire format the Godot client (clients/godot) speaks: JSON text requests,
+binary PCM, text events, binary frames of ``[u32 n][n bytes JSON][image]``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from daemon_harness import SR, Daemon, speech
+from PIL import Image
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    d = Daemon(tmp_path_factory.mktemp("avatars"), "--ws-port", "0")
+    try:
+        line = d.wait_for("websocket gateway on")
+        d.wait_for("serving on")
+        yield line.split("websocket gateway on ")[1].split()[0]
+    finally:
+        d.stop()
+
+
+def decode(message: str | bytes) -> tuple[dict[str, Any], bytes]:
+    """A server message -> (JSON document, image bytes or b"")."""
+    if isinstance(message, str):
+        return json.loads(message), b""
+    (n,) = struct.unpack_from("<I", message)
+    return json.loads(message[4 : 4 + n]), message[4 + n :]
+
+
+async def read_until_closed(ws: ClientConnection) -> list[tuple[dict[str, Any], bytes]]:
+    out = []
+    try:
+        async for message in ws:
+            out.append(decode(message))
+    except ConnectionClosed:
+        pass
+    return out
+
+
+async def test_utterance_over_websocket(ws_url: str) -> None:
+    clip = speech(1.2)
+    async with connect(ws_url, max_size=8 * 1024 * 1024) as ws:
+        await ws.send(json.dumps({"config": {"sample_rate_hz": SR, "seed": 3}}))
+        started, _ = decode(await ws.recv())
+        assert (
+            started["started"]["width"] == 256 and len(started["started"]["blendshape_names"]) == 52
+        )
+        for i in range(0, len(clip), 640):  # 20 ms chunks, as binary messages
+            await ws.send(clip[i : i + 640])
+        await ws.send(json.dumps({"end_of_utterance": {}}))
+        events: list[dict[str, Any]] = []
+        frames: list[tuple[dict[str, Any], bytes]] = []
+        while not any(e["type"] == "EVENT_TYPE_UTTERANCE_END" for e in events):
+            doc, image = decode(await ws.recv())
+            if "event" in doc:
+                events.append(doc["event"])
+            elif "frame" in doc:
+                frames.append((doc["frame"], image))
+    start = next(e for e in events if e["type"] == "EVENT_TYPE_UTTERANCE_START")
+    end = next(e for e in events if e["type"] == "EVENT_TYPE_UTTERANCE_END")
+    t0 = int(start["pts_samples"])
+    assert int(end["pts_samples"]) == t0 + len(clip) // 2 - 1
+    speaking = [f for f, _ in frames if f["speaking"]]
+    assert len(speaking) >= int(1.2 * 25) - 1
+    for f, image in frames:
+        # exact timeline: pts = floor(index * sr / fps), 64-bit ints as JSON strings
+        assert int(f["pts_samples"]) == int(f["index"]) * SR // 25
+        assert f["encoding"] == "FRAME_ENCODING_JPEG"
+        picture = Image.open(io.BytesIO(image))
+        assert picture.size == (256, 256) and picture.mode == "RGB"
+    indices = [int(f["index"]) for f, _ in frames]
+    assert indices == sorted(indices)
+
+
+@pytest.mark.parametrize(
+    ("messages", "close_code", "field"),
+    [
+        ([{"config": {"sample_rate_hz": 1000}}], 4003, "config.sample_rate_hz"),
+        (["{not json"], 4003, "message"),
+        ([b"\x00\x00" * 160], 4009, "config"),  # audio before config
+        ([{"config": {"sample_rate_hz": SR, "avatar_id": "nobody"}}], 4005, "config.avatar_id"),
+        ([{"config": {"sample_rate_hz": SR}}, b"\x01\x02\x03"], 4003, "audio.pcm"),
+    ],
+)
+async def test_bad_input_closes_with_status(
+    ws_url: str, messages: list[Any], close_code: int, field: str
+) -> None:
+    async with connect(ws_url) as ws:
+        for m in messages:
+            await ws.send(m if isinstance(m, bytes | str) else json.dumps(m))
+        received = await read_until_closed(ws)
+    assert ws.close_code == close_code, (ws.close_code, ws.close_reason)
+    assert field in (ws.close_reason or "")
+    errors = [
+        d["event"] for d, _ in received if d.get("event", {}).get("type") == "EVENT_TYPE_ERROR"
+    ]
+    assert len(errors) == 1 and errors[0]["field"] == field
+
+
+async def test_unknown_path_is_not_found(ws_url: str) -> None:
+    async with connect(ws_url.replace("/v1/perform", "/nope")) as ws:
+        await read_until_closed(ws)
+    assert ws.close_code == 4005 and "path" in (ws.close_reason or "")

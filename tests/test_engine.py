@@ -1,0 +1,79 @@
+"""The shared runner: batching across sessions, fairness, and lifecycle (fake backend)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from bridge_fakes import FakeBackend
+
+from lpm_bridge.engine import Engine, EngineOptions
+from lpm_bridge.session import LiveSession
+from lpm_bridge.session_types import Encoding, EventType, Frame, SessionConfig
+
+
+def open_session(engine: Engine, backend: FakeBackend, **kw: object) -> LiveSession:
+    cfg = SessionConfig(sample_rate_hz=16000, **kw)  # type: ignore[arg-type]
+    return LiveSession(
+        cfg, backend.new_stream(cfg), appearance="face", runner=engine, outbox_frames=512
+    )
+
+
+async def collect(session: LiveSession) -> list[Frame]:
+    return [item async for item in session if isinstance(item, Frame)]
+
+
+async def test_sessions_share_batches_and_all_finish() -> None:
+    backend = FakeBackend()
+    engine = Engine(backend, EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005))
+    await engine.start()
+    try:
+        sessions = [open_session(engine, backend, encoding=Encoding.RGBA8) for _ in range(4)]
+        for s in sessions:
+            await s.start()
+            s.push_audio(np.full(16000, 500, dtype=np.int16))
+            s.finish()
+        results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
+    finally:
+        await engine.aclose()
+    for frames in results:
+        assert sum(f.speaking for f in frames) == 25
+        assert all(f.image is not None and len(f.image) == 8 * 8 * 4 for f in frames)
+    assert max(backend.batches) == 4  # one mapper call carried all four sessions
+    assert engine.sessions == 0  # finished sessions unregister themselves
+
+
+async def test_a_long_clip_does_not_starve_a_short_one() -> None:
+    backend = FakeBackend()
+    engine = Engine(backend, EngineOptions(max_chunk=4, max_batch_frames=8, tick_s=0.005))
+    await engine.start()
+    try:
+        long, short = open_session(engine, backend), open_session(engine, backend)
+        await long.start()
+        long.push_audio(np.full(16000 * 20, 500, dtype=np.int16))
+        long.finish()
+        await asyncio.sleep(0.01)
+        await short.start()
+        short.push_audio(np.full(8000, 500, dtype=np.int16))
+        short.finish()
+        short_task = asyncio.create_task(collect(short))
+        long_task = asyncio.create_task(collect(long))
+        await asyncio.wait_for(short_task, 10)
+        assert not long_task.done()  # the short one finished first
+        await asyncio.wait_for(long_task, 20)
+    finally:
+        await engine.aclose()
+
+
+async def test_aclose_ends_every_session() -> None:
+    backend = FakeBackend()
+    engine = Engine(backend, EngineOptions(tick_s=0.005))
+    await engine.start()
+    s = open_session(engine, backend, encoding=Encoding.NONE)
+    await s.start()
+    s.push_audio(np.full(1600, 500, dtype=np.int16))
+    first = await asyncio.wait_for(s.__anext__(), 5)
+    assert getattr(first, "type", None) in (None, EventType.UTTERANCE_START)
+    await engine.aclose()
+    rest = [item async for item in s]  # iteration ends instead of hanging
+    assert isinstance(rest, list) and not s.active
