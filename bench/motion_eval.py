@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lpm_bridge.cli.voice import read_wav
+from lpm_bridge.audio import read_wav
 from lpm_bridge.mapper import load_motion_model
 from lpm_bridge.motion import CH
 from lpm_bridge.training.corpus import clip_specs, make_clip
@@ -60,7 +60,8 @@ def flite_wavs(tmp: Path) -> list[tuple[np.ndarray, int]]:
         for j, text in enumerate(FLITE_TEXTS[:2] if voice != "kal" else FLITE_TEXTS):
             wav = tmp / f"{voice}_{j}.wav"
             subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(wav)], check=True)
-            audio, sr = read_wav(wav)
+            pcm, sr = read_wav(wav)
+            audio = pcm.astype(np.float32) / 32768.0
             pad = np.zeros(int(0.6 * sr), dtype=np.float32)
             x = np.concatenate([pad, audio * (0.3 + 0.15 * i), pad])
             out.append(((x * 32767).astype(np.int16), sr))

@@ -6,7 +6,9 @@ drawn once from a fixed seed. Cases:
 
 * ``single``: one avatar, ``--chunk`` frames per ``render`` call (a streaming session);
 * ``batch16``: 16 different avatars, one frame each per ``render_batch`` call (the
-  server batching 16 sessions into one call).
+  server batching 16 sessions into one call);
+* ``batch4x4``: 4 different avatars, 4 consecutive frames each per ``render_batch``
+  call, rows grouped per avatar (how the bridge calls it: contiguous runs per session).
 
 Reports the best of ``--repeats`` timed runs, as frames per second of this thread's CPU
 time (``*_fps_cpu``, the one-core figure) and of wall time (``*_fps_wall``), plus the
@@ -112,8 +114,16 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
         for s in range(0, frames, 16):
             encode_jpeg_batch(renderer.render_batch(apps, motion[s : s + 16]))
 
+    grouped = [a for a in apps[:4] for _ in range(4)]  # rows grouped per avatar
+
+    def batch4x4() -> None:
+        for s in range(0, frames, 16):
+            encode_jpeg_batch(renderer.render_batch(grouped, motion[s : s + 16]))
+
     r: dict[str, float] = {}
-    for name, fn in (("single", single), ("single_render_only", render_only), ("batch16", batch16)):
+    cases = (("single", single), ("single_render_only", render_only), ("batch16", batch16),
+             ("batch4x4", batch4x4))  # fmt: skip
+    for name, fn in cases:
         wall, cpu = _best(fn, repeats)
         r[f"{name}_fps_cpu"] = frames / cpu
         r[f"{name}_fps_wall"] = frames / wall

@@ -106,7 +106,6 @@ class Appearance:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "texture", self.image.permute(2, 0, 1).contiguous())
-        object.__setattr__(self, "field", self.field.to(torch.float16).contiguous())
         # Largest |head coordinate| per row: bounds how far a head turn moves any pixel.
         object.__setattr__(self, "head_extent", self.head.abs().amax(dim=(1, 2)))
 

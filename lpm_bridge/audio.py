@@ -15,14 +15,15 @@ covers real audio ``[10 i - 12.5, 10 i + 12.5)`` ms and is complete once audio t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import soxr
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
-from lpm_bridge.errors import AudioError
+from lpm_bridge.errors import AudioError, NotFoundError
 
 FEATURE_RATE: Final[int] = 16_000  # Hz; every feature is computed at this rate
 HOP: Final[int] = 160  # samples at 16 kHz = 10 ms: one mel frame per 10 ms
@@ -227,3 +228,45 @@ def log_mel_offline(samples: FloatArray, sample_rate: int) -> FloatArray:
     while stream.mel_count < n_target:
         parts.append(stream.push(pad))
     return np.concatenate(parts)[:n_target]
+
+
+Pcm16 = npt.NDArray[np.int16]
+
+
+def read_wav(path: str | Path, field: str = "audio") -> tuple[Pcm16, int]:
+    """Read a WAV file as PCM16 mono (channels averaged) and its sample rate."""
+    from scipy.io import wavfile
+
+    if not Path(path).is_file():
+        raise NotFoundError(f"{field}: audio file {path} does not exist", field=field)
+    try:
+        rate, data = wavfile.read(str(path))
+    except (OSError, ValueError) as e:
+        raise AudioError(f"{field}: cannot read {path} as WAV: {e}", field=field) from e
+    return to_pcm16(np.asarray(data), field), int(rate)
+
+
+def to_pcm16(data: npt.NDArray[Any], field: str = "audio") -> Pcm16:
+    """int16 as is; other ints rescaled; floats in [-1, 1] scaled; multi-channel averaged."""
+    if data.ndim == 2:
+        data = (
+            data.mean(axis=1)
+            if data.dtype.kind == "f"
+            else data.astype(np.int64).mean(axis=1).astype(data.dtype)
+        )
+    if data.ndim != 1:
+        raise AudioError(
+            f"{field} must be mono or (N, channels), got shape {data.shape}", field=field
+        )
+    out: Pcm16
+    if data.dtype == np.int16:
+        out = data.astype(np.int16, copy=False)
+    elif data.dtype.kind == "f":
+        out = (np.clip(np.nan_to_num(data), -1.0, 1.0) * 32767).astype(np.int16)
+    elif data.dtype == np.uint8:
+        out = ((data.astype(np.int16) - 128) << 8).astype(np.int16)
+    elif data.dtype.kind == "i":
+        out = (data.astype(np.int64) >> (8 * data.dtype.itemsize - 16)).astype(np.int16)
+    else:
+        raise AudioError(f"{field} has unsupported sample type {data.dtype}", field=field)
+    return out

@@ -282,7 +282,7 @@ async def stream_wav(
     **config: Any,
 ) -> StreamReport:
     """Stream a WAV as a game would and write the returned frames with the audio to an MP4."""
-    from lpm_bridge.pipeline import read_wav
+    from lpm_bridge.audio import read_wav
 
     pcm, rate = read_wav(audio, "--audio")
     chunk = max(1, rate * chunk_ms // 1000)

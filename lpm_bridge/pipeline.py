@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lpm_bridge.audio import read_wav, to_pcm16
 from lpm_bridge.engine import Backend, FrameWorker
 from lpm_bridge.errors import AudioError
 from lpm_bridge.motion import FloatArray
@@ -37,43 +38,6 @@ class PipelineChunk:
     speaking: npt.NDArray[np.bool_]  # (n,)
     visemes: npt.NDArray[np.int64]  # (n,) indices into visemes.VISEME_NAMES
     events: tuple[Event, ...]  # events due before the last frame of this chunk
-
-
-def read_wav(path: str | Path, field: str = "audio") -> tuple[Pcm, int]:
-    """Read a WAV file as PCM16 mono (channels averaged) and its sample rate."""
-    from scipy.io import wavfile
-
-    try:
-        rate, data = wavfile.read(str(path))
-    except (OSError, ValueError) as e:
-        raise AudioError(f"{field}: cannot read {path} as WAV: {e}", field=field) from e
-    return to_pcm16(np.asarray(data), field), int(rate)
-
-
-def to_pcm16(data: np.ndarray, field: str = "audio") -> Pcm:
-    """int16 as is; other ints rescaled; floats in [-1, 1] scaled; multi-channel averaged."""
-    if data.ndim == 2:
-        data = (
-            data.mean(axis=1)
-            if data.dtype.kind == "f"
-            else data.astype(np.int64).mean(axis=1).astype(data.dtype)
-        )
-    if data.ndim != 1:
-        raise AudioError(
-            f"{field} must be mono or (N, channels), got shape {data.shape}", field=field
-        )
-    out: Pcm
-    if data.dtype == np.int16:
-        out = data.astype(np.int16, copy=False)
-    elif data.dtype.kind == "f":
-        out = (np.clip(data, -1.0, 1.0) * 32767).astype(np.int16)
-    elif data.dtype == np.uint8:
-        out = ((data.astype(np.int16) - 128) << 8).astype(np.int16)
-    elif data.dtype.kind == "i":
-        out = (data.astype(np.int64) >> (8 * data.dtype.itemsize - 16)).astype(np.int16)
-    else:
-        raise AudioError(f"{field} has unsupported sample type {data.dtype}", field=field)
-    return out
 
 
 class _FrozenClock:

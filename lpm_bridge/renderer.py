@@ -39,9 +39,10 @@ from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
 from lpm_bridge.errors import ConfigError, MotionError
 from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
 
-# Frames per inner step by output size. Small chunks keep the working set (grids,
-# texture, frames) in L2/L3; measured best on a 2-core EPYC (bench/render_speed.py).
-# Bigger chunks were up to 2x slower per frame there.
+# Frames per inner step by output size. Chunks bound the intermediates (grids, frames);
+# with the portrait read as uint8 (one small float copy per run of an avatar's rows),
+# 8 measured best on a 2-core EPYC at both sizes (bench/render_speed.py; 4 and 2 were
+# 5-15% slower per frame, 16 slower again).
 DEFAULT_CHUNK: Final[dict[int, int]] = {256: 8, 512: 8}
 U8Frames = npt.NDArray[np.uint8]
 
@@ -181,8 +182,9 @@ class Renderer:
     def _render_chunk(self, apps: list[_DeviceAppearance], m: torch.Tensor) -> torch.Tensor:
         """Row ``i`` of ``m: (T, 55)`` with ``apps[i]`` -> ``(T, 3, S, S)`` float frames (+0.5).
 
-        Rows of different appearances are warped together: their tensors are stacked
-        per row (or expanded, without copies, when all rows share one appearance).
+        Rows of different appearances are warped together: small tensors are stacked per
+        row; the big ones (portrait, head map, field basis) are read per run of rows of
+        one appearance, in place, never copied per row.
         """
         rows = _Rows(apps)
         t, s = len(m), rows.size
@@ -286,14 +288,14 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
     """
     t, n = len(feats), rows.field_rows
     face = torch.empty(t, 2 * n * n, device=cf.device)
-    # Read only the basis rows in use (fp16, 1.8 MB in all): a talking frame moves a
-    # handful of channels, and many-avatar batches read every avatar's rows from memory.
+    # Read only the basis rows in use (3.6 MB in all): a talking frame moves a handful
+    # of channels, and many-avatar batches read every avatar's rows from memory.
     used = torch.nonzero(feats.abs().amax(dim=0) > 0).flatten()
     few = len(used) * 2 < feats.shape[1]
     f_used = feats[:, used] if few else feats
     for sl, a in rows.runs:
         basis = a.field.index_select(0, used) if few else a.field  # not [used]: 5x slower
-        torch.matmul(f_used[sl], basis.float(), out=face[sl])
+        torch.matmul(f_used[sl], basis, out=face[sl])
     reach = float((back.abs() * rows.head_extent[:, None, :]).sum(-1).max()) / rows.px + 2.0
     box = rows.field_box
     x0, y0 = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
@@ -310,8 +312,9 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
 class _Rows:
     """The appearance tensors of a chunk's rows, stacked per row for batched ops.
 
-    When every row has the same appearance the tensors are expanded views (no copies);
-    otherwise small tensors are stacked and the texture and head maps copied once.
+    When every row has the same appearance the small tensors are expanded views (no
+    copies), otherwise stacked. The big ones are never stacked: ``runs`` lists the
+    contiguous runs of rows of one appearance, each read from its own tensors.
     """
 
     def __init__(self, apps: list[_DeviceAppearance]) -> None:

@@ -45,7 +45,8 @@ def _render(args: argparse.Namespace) -> int:
     import torch
 
     from lpm_bridge.appearance import default_avatar_image
-    from lpm_bridge.pipeline import LPMPipeline, read_wav
+    from lpm_bridge.audio import read_wav
+    from lpm_bridge.pipeline import LPMPipeline
     from lpm_bridge.video import write_mp4
 
     pcm, rate = read_wav(args.audio, "--audio")

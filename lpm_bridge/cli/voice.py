@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from lpm_bridge.errors import AudioError, ConfigError, NotFoundError
+from lpm_bridge.errors import ConfigError
 
 WAV_TARGET_RATE: Final[int] = 16_000  # WAVs at rates the stream refuses are resampled to this
 FINETUNE_LRS: Final[tuple[float, ...]] = (5e-4, 2e-4)  # train-motion stages 2 and 3
@@ -57,35 +56,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     t.set_defaults(func=run_train)
 
 
-def read_wav(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Read a WAV as mono float32 in [-1, 1] (channels averaged) and its sample rate."""
-    from scipy.io import wavfile
-
-    if not path.is_file():
-        raise NotFoundError(f"audio file {path} does not exist", field="audio")
-    try:
-        rate, data = wavfile.read(path)
-    except (ValueError, OSError) as e:
-        raise AudioError(f"{path} is not a readable WAV file: {e}", field="audio") from e
-    if data.dtype == np.uint8:
-        x = (data.astype(np.float32) - 128.0) / 128.0
-    elif np.issubdtype(data.dtype, np.integer):
-        x = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
-    else:
-        x = np.nan_to_num(data.astype(np.float32))
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    return np.clip(x, -1.0, 1.0), int(rate)
-
-
 def run_motion(args: argparse.Namespace) -> int:
     import soxr
 
-    from lpm_bridge.audio import MAX_RATE, MIN_RATE
+    from lpm_bridge.audio import MAX_RATE, MIN_RATE, read_wav
     from lpm_bridge.mapper import MotionStream, load_motion_model
     from lpm_bridge.motion import MotionTrack
 
-    audio, rate = read_wav(args.audio)
+    pcm, rate = read_wav(args.audio)
+    audio = pcm.astype(np.float32) / 32768.0
     if not MIN_RATE <= rate <= MAX_RATE:
         print(f"note: resampling {rate} Hz to {WAV_TARGET_RATE} Hz", file=sys.stderr)
         audio = np.asarray(soxr.resample(audio, rate, WAV_TARGET_RATE), dtype=np.float32)
