@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,14 +59,28 @@ class EngineOptions:
 
     max_chunk: int = 16  # frames per session per batch: caps what one session takes of a step
     max_batch_frames: int = 32  # frames per batch over all sessions: bounds a step's latency
+    # Threads that render and encode parts of a batch in parallel (torch ops there run with
+    # one intra-op thread each); 0: one per core.
+    render_workers: int = 0
     tick_s: float = 0.01  # how often idle sessions are ticked when no work is ready
 
 
 class FrameWorker:
-    """The compute of one batch: motion, visemes, render, encode. Runs in the worker thread."""
+    """The compute of one batch: motion, visemes, render, encode. Runs in the worker thread.
 
-    def __init__(self, backend: Backend) -> None:
+    The mapper runs as one batched call. Rendering and encoding, most of a batch's cost on
+    a CPU, are split by session into ``render_pool``'s threads: each torch op there runs
+    single-threaded (see ``EngineOptions.render_workers``), so the cores work in parallel
+    without OpenMP's spinning barriers, which collapse when another thread or process (the
+    event loop, a client) wants a core.
+    """
+
+    def __init__(
+        self, backend: Backend, render_pool: ThreadPoolExecutor | None = None, workers: int = 1
+    ) -> None:
         self.backend = backend
+        self.render_pool = render_pool
+        self.workers = workers if render_pool is not None else 1
 
     def compute(self, jobs: Sequence[Job]) -> list[JobResult]:
         motions = self.backend.motion(jobs)
@@ -76,18 +91,35 @@ class FrameWorker:
         for i, job in enumerate(jobs):
             if job.session.config.encoding is not Encoding.NONE:
                 by_size.setdefault(job.session.config.size, []).append(i)
-        for size, members in by_size.items():
-            appearances = [jobs[i].session.appearance for i in members for _ in range(jobs[i].n)]
-            rows = np.concatenate([motions[i] for i in members])
-            pictures = self.backend.render(appearances, rows)
-            offset = 0
-            for i in members:
-                n, cfg = jobs[i].n, jobs[i].session.config
-                part = pictures[offset : offset + n]
-                offset += n
-                results[i].images = self._encode(part, cfg)
-                results[i].width = results[i].height = size
+        parts = [
+            part
+            for size, members in by_size.items()
+            for part in _split(members, jobs, self.workers, size)
+        ]
+        if self.render_pool is None or len(parts) < 2:
+            pictures = [self._picture(part, jobs, motions) for part in parts]
+        else:
+            futures = [self.render_pool.submit(self._picture, p, jobs, motions) for p in parts]
+            pictures = [f.result() for f in futures]
+        for part, images in zip(parts, pictures, strict=True):
+            for i, encoded in zip(part.members, images, strict=True):
+                results[i].images = encoded
+                results[i].width = results[i].height = part.size
         return results
+
+    def _picture(
+        self, part: _Part, jobs: Sequence[Job], motions: Sequence[FloatArray]
+    ) -> list[list[bytes]]:
+        """Render and encode one part's jobs; returns each job's encoded pictures."""
+        appearances = [jobs[i].session.appearance for i in part.members for _ in range(jobs[i].n)]
+        rows = np.concatenate([motions[i] for i in part.members])
+        pictures = self.backend.render(appearances, rows)
+        out, offset = [], 0
+        for i in part.members:
+            n = jobs[i].n
+            out.append(self._encode(pictures[offset : offset + n], jobs[i].session.config))
+            offset += n
+        return out
 
     def _encode(self, pictures: UInt8Array, cfg: SessionConfig) -> list[bytes]:
         if cfg.encoding is Encoding.JPEG:
@@ -98,12 +130,38 @@ class FrameWorker:
         return [np.ascontiguousarray(p).tobytes() for p in pictures]
 
 
+@dataclass(frozen=True)
+class _Part:
+    """Jobs (indices into the batch) of one output size rendered together by one thread."""
+
+    size: int
+    members: list[int]
+
+
+def _split(members: list[int], jobs: Sequence[Job], k: int, size: int) -> list[_Part]:
+    """Split jobs into at most ``k`` runs of about equal frame counts, keeping batch order."""
+    total = sum(jobs[i].n for i in members)
+    parts: list[_Part] = []
+    current: list[int] = []
+    done = 0
+    for i in members:
+        current.append(i)
+        done += jobs[i].n
+        if done * k >= total * (len(parts) + 1) and len(parts) < k - 1:
+            parts.append(_Part(size, current))
+            current = []
+    if current:
+        parts.append(_Part(size, current))
+    return parts
+
+
 class Engine:
     """The process-wide session runner (see module docstring). ``start()`` / ``aclose()``."""
 
     def __init__(self, backend: Backend, options: EngineOptions | None = None) -> None:
         self.backend = backend
         self.options = options or EngineOptions()
+        self._render_pool: ThreadPoolExecutor | None = None
         self.worker = FrameWorker(backend)
         self._sessions: dict[str, LiveSession] = {}
         self._wake = asyncio.Event()
@@ -118,6 +176,10 @@ class Engine:
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lpm-worker")
+        workers = self.options.render_workers or os.cpu_count() or 1
+        if workers > 1:
+            self._render_pool = ThreadPoolExecutor(workers, thread_name_prefix="lpm-render")
+            self.worker = FrameWorker(self.backend, self._render_pool, workers)
         task = asyncio.create_task(self._run(), name="lpm-engine")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -134,6 +196,10 @@ class Engine:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        if self._render_pool is not None:
+            self._render_pool.shutdown(wait=True)
+            self._render_pool = None
+            self.worker = FrameWorker(self.backend)
 
     # Runner protocol (session.py)
     def add(self, session: LiveSession) -> None:

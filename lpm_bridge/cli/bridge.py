@@ -105,7 +105,16 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     p.add_argument(
-        "--threads", type=int, default=0, help="torch threads of the worker (0: all cores)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per op (default 1; 0: all cores); cores are used by render workers",
+    )
+    p.add_argument(
+        "--render-workers",
+        type=int,
+        default=0,
+        help="threads rendering parts of each batch in parallel (default 0: one per core)",
     )
     p.add_argument(
         "--max-batch-frames", type=int, default=32, help="frames per batch, all sessions"
@@ -121,6 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_sessions < 1:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
+    if args.render_workers < 0:
+        raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
     if args.max_batch_frames < 1:
         raise ConfigError("--max-batch-frames must be at least 1", field="--max-batch-frames")
     return run(
@@ -134,7 +145,9 @@ def _serve(args: argparse.Namespace) -> int:
             threads=args.threads,
             grace_s=args.grace,
             limits=ServerLimits(max_sessions=args.max_sessions),
-            engine=EngineOptions(max_batch_frames=args.max_batch_frames),
+            engine=EngineOptions(
+                max_batch_frames=args.max_batch_frames, render_workers=args.render_workers
+            ),
         )
     )
 
