@@ -45,6 +45,7 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
     t_first = now()
     sender = asyncio.create_task(send())
     start_pts, late, frames, worst = None, 0, 0, -1e9
+    arrivals: list[tuple[float, int]] = []
     while True:
         msg = await call.read()
         kind = msg.WhichOneof("response")
@@ -54,12 +55,23 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
             break
         elif kind == "frame" and msg.frame.speaking and start_pts is not None:
             frames += 1
+            arrivals.append((now(), msg.frame.pts_samples))
             lag = (now() - t_first) - (delay + (msg.frame.pts_samples - start_pts) / SR)
             worst = max(worst, lag)
             late += lag > 0
     await sender
     call.cancel()
-    return {"frames": frames, "late": late, "worst_lag_ms": round(worst * 1000, 1)}
+    # Real-time factor: wall time between the first and last speech frame over the audio time
+    # they span. Under 1: once started, the session is served faster than its audio plays.
+    (t0, p0), (t1, p1) = arrivals[0], arrivals[-1]
+    rtf = (t1 - t0) / max((p1 - p0) / SR, 1e-9)
+    return {
+        "frames": frames,
+        "late": late,
+        "worst_lag_ms": round(worst * 1000, 1),
+        "end_lag_ms": round(((t1 - t_first) - (delay + (p1 - start_pts) / SR)) * 1000, 1),
+        "rtf": round(rtf, 3),
+    }
 
 
 async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
@@ -78,6 +90,8 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "late_frames_total": int(sum(r["late"] for r in results)),
         "speech_frames_total": int(sum(r["frames"] for r in results)),
         "worst_lag_ms": max(r["worst_lag_ms"] for r in results),
+        "max_rtf": max(r["rtf"] for r in results),
+        "all_rtf_under_1": all(r["rtf"] < 1 for r in results),
         "per_session": results,
         "cpus": os.cpu_count(),
     }
@@ -90,11 +104,17 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--playout-delay-ms", type=float, default=150.0)
     p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
+    p.add_argument(
+        "--daemon-args",
+        nargs="*",
+        default=[],
+        help="extra lpm-bridge serve flags, e.g. --max-batch-frames=64",
+    )
     args = p.parse_args()
     if args.server:
         print(json.dumps(asyncio.run(run(args, args.server))))
         return
-    with DaemonProcess("--max-sessions", str(max(32, args.sessions))) as daemon:
+    with DaemonProcess("--max-sessions", str(max(32, args.sessions)), *args.daemon_args) as daemon:
         print(json.dumps(asyncio.run(run(args, daemon.target))))
 
 

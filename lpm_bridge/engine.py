@@ -58,7 +58,7 @@ class EngineOptions:
     """Scheduling knobs of the shared runner."""
 
     max_chunk: int = 16  # frames per session per batch: caps what one session takes of a step
-    max_batch_frames: int = 32  # frames per batch over all sessions: bounds a step's latency
+    max_batch_frames: int = 64  # frames per batch over all sessions: bounds a step's latency
     # Threads that render and encode parts of a batch in parallel (torch ops there run with
     # one intra-op thread each); 0: one per core.
     render_workers: int = 0

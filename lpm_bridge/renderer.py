@@ -12,7 +12,8 @@ Per chunk of frames (``motion: (T, 55) float32``):
 3. head field ``(T, 2, S, S)`` = (R^T - I) @ masked head coordinates (one small bmm);
 4. the face field is sampled at the head-displaced positions (composition + upsampling
    in one ``grid_sample``); sliding eyelids and gaze are added analytically at full
-   resolution so the lid edge stays sharp;
+   resolution so the lid edge stays sharp, and ``mouthClose`` stretches the portrait's
+   own lips over its parted teeth (a remap in the portrait's coordinates);
 5. one ``grid_sample`` of the portrait, then the mouth interior is composited in the
    region where the inner lips opened beyond the portrait's own opening.
 
@@ -41,9 +42,10 @@ from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
 
 # Frames per inner step by output size. Chunks bound the intermediates (grids, frames);
 # with the portrait read as uint8 (one small float copy per run of an avatar's rows),
-# 8 measured best on a 2-core EPYC at both sizes (bench/render_speed.py; 4 and 2 were
-# 5-15% slower per frame, 16 slower again).
-DEFAULT_CHUNK: Final[dict[int, int]] = {256: 8, 512: 8}
+# 8 (256) and 4 (512) measured best on a 2-core EPYC (bench/render_speed.py): smaller
+# chunks were 5-15% slower per frame; 16 at 256 and 8 at 512 (25-60 MB of intermediates)
+# were slower or erratic (fresh pages from the allocator each call).
+DEFAULT_CHUNK: Final[dict[int, int]] = {256: 8, 512: 4}
 U8Frames = npt.NDArray[np.uint8]
 
 _BLINK: Final[tuple[int, int]] = (CH["eyeBlinkRight"], CH["eyeBlinkLeft"])  # image-left eye first

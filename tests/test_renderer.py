@@ -121,8 +121,7 @@ def test_every_channel_moves_its_region(renderer: Renderer, name: str) -> None:
 
 
 def test_identity_holds_at_channel_extremes(renderer: Renderer) -> None:
-    names = [n for n in ARKIT_NAMES if n != "mouthClose"]
-    rows = [motion(**{n: 1.0}) for n in names]
+    rows = [motion(**{n: 1.0}) for n in ARKIT_NAMES]  # mouthClose included
     for ax in ("yaw", "pitch", "roll"):
         rows += [motion(**{ax: HEAD}), motion(**{ax: -HEAD})]
     ref = reference_embedding()
@@ -132,10 +131,6 @@ def test_identity_holds_at_channel_extremes(renderer: Renderer) -> None:
         assert emb is not None
         worst = max(worst, float(np.linalg.norm(emb - ref)))
     assert worst <= 0.30
-    # mouthClose seals this portrait's toothy smile: a real expression change that dlib
-    # reads as more distant (documented in docs/performance.md), still the same person.
-    sealed = lm.face_embedding(_render(renderer, motion(mouthClose=1.0))[0])
-    assert sealed is not None and np.linalg.norm(sealed - ref) < 0.4
 
 
 @pytest.mark.parametrize("axis", ["yaw", "pitch", "roll"])
@@ -170,6 +165,25 @@ def test_render_batch_uses_each_rows_appearance(renderer: Renderer) -> None:
     assert np.array_equal(out[0], astronaut().image.numpy())
     assert np.array_equal(out[1], other.image.numpy())
     assert np.array_equal(out[2], renderer.render(astronaut(), m[2:])[0])
+
+
+def test_render_batch_mixed_runs_match_single_renders(renderer: Renderer) -> None:
+    # Runs of one avatar of different lengths, split across internal chunks: every row
+    # must equal that avatar rendered alone (head turn, blink, lips, mouthClose all on).
+    other = encode_appearance(mirrored_astronaut_png(), size=256)
+    rows = [
+        motion(jawOpen=0.6, yaw=0.2, eyeBlinkLeft=1.0),
+        motion(mouthClose=1.0, pitch=-0.1),
+        motion(jawOpen=1.0, mouthClose=0.5, roll=0.1, mouthSmileLeft=1.0),
+        motion(eyeLookUpLeft=1.0, browInnerUp=1.0),
+    ]
+    apps = [astronaut(), astronaut(), other, other, other, astronaut(), other, astronaut()]
+    m = np.stack([rows[i % 4] for i in range(len(apps))])
+    out = renderer.render_batch(apps, m)
+    for i, app in enumerate(apps):
+        # Equal up to float summation order (a chunk reads the basis rows its rows use).
+        diff = np.abs(out[i].astype(int) - renderer.render(app, m[i : i + 1])[0])
+        assert diff.max() <= 1 and diff.mean() < 0.01, (i, diff.max(), diff.mean())
 
 
 def test_render_batch_errors(renderer: Renderer) -> None:

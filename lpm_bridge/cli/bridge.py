@@ -117,7 +117,7 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         help="threads rendering parts of each batch in parallel (default 0: one per core)",
     )
     p.add_argument(
-        "--max-batch-frames", type=int, default=32, help="frames per batch, all sessions"
+        "--max-batch-frames", type=int, default=64, help="frames per batch, all sessions"
     )
     p.add_argument("--grace", type=float, default=5.0, help="seconds live sessions get on shutdown")
     p.set_defaults(func=_serve)
