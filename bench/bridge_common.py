@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,8 +11,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from lpm_bridge._proto import bridge_pb2 as pb
 
 SR = 16000
 
@@ -83,3 +87,15 @@ def percentile(values: list[float], q: float) -> float:
 
 def now() -> float:
     return time.monotonic()
+
+
+async def send_realtime(call: Any, pcm: np.ndarray, chunk: int, *, end: bool = False) -> None:
+    """Write ``pcm`` to a Perform call in ``chunk``-sample messages at real-time pace."""
+    t0 = now()
+    for i, off in enumerate(range(0, len(pcm), chunk)):
+        await asyncio.sleep(max(0.0, t0 + i * chunk / SR - now()))
+        await call.write(
+            pb.PerformRequest(audio=pb.AudioChunk(pcm=pcm[off : off + chunk].tobytes()))
+        )
+    if end:
+        await call.write(pb.PerformRequest(end_of_utterance=pb.EndOfUtterance()))

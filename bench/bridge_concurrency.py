@@ -17,7 +17,7 @@ import json
 import os
 
 import grpc
-from bridge_common import SR, DaemonProcess, now, voice
+from bridge_common import SR, DaemonProcess, now, send_realtime, voice
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
@@ -32,18 +32,9 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
     chunk = SR * 20 // 1000
     delay = args.playout_delay_ms / 1000
 
-    async def send() -> None:
-        t0 = now()
-        for i, off in enumerate(range(0, len(pcm), chunk)):
-            await asyncio.sleep(max(0.0, t0 + i * chunk / SR - now()))
-            await call.write(
-                pb.PerformRequest(audio=pb.AudioChunk(pcm=pcm[off : off + chunk].tobytes()))
-            )
-        await call.write(pb.PerformRequest(end_of_utterance=pb.EndOfUtterance()))
-
     await asyncio.sleep(k * 0.02 % 0.04)  # sessions do not start in lock-step
     t_first = now()
-    sender = asyncio.create_task(send())
+    sender = asyncio.create_task(send_realtime(call, pcm, chunk, end=True))
     start_pts, late, frames, worst = None, 0, 0, -1e9
     arrivals: list[tuple[float, int]] = []
     while True:

@@ -16,7 +16,7 @@ import os
 import random
 
 import grpc
-from bridge_common import SR, DaemonProcess, now, percentile, voice
+from bridge_common import SR, DaemonProcess, now, percentile, send_realtime, voice
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
@@ -31,16 +31,8 @@ async def trial(stub: pb_grpc.BridgeStub, chunk_ms: int) -> float:
     pcm = voice(1.0)
     chunk = SR * chunk_ms // 1000
 
-    async def send() -> None:
-        t0 = now()
-        for i, off in enumerate(range(0, len(pcm), chunk)):
-            await asyncio.sleep(max(0.0, t0 + i * chunk / SR - now()))
-            await call.write(
-                pb.PerformRequest(audio=pb.AudioChunk(pcm=pcm[off : off + chunk].tobytes()))
-            )
-
     t_first = now()
-    sender = asyncio.create_task(send())
+    sender = asyncio.create_task(send_realtime(call, pcm, chunk))
     while True:
         msg = await call.read()
         if msg.WhichOneof("response") == "frame" and msg.frame.speaking:
