@@ -59,8 +59,9 @@ class EngineOptions:
 
     max_chunk: int = 16  # frames per session per batch: caps what one session takes of a step
     max_batch_frames: int = 64  # frames per batch over all sessions: bounds a step's latency
-    # Threads that render and encode parts of a batch in parallel (torch ops there run with
-    # one intra-op thread each); 0: one per core.
+    # Threads that each run a share of a batch's sessions (mapper, render, encode; torch ops
+    # there run with one intra-op thread each). 0: one per core on a CPU, 1 on a GPU, where
+    # the whole batch should be one forward pass.
     render_workers: int = 0
     tick_s: float = 0.01  # how often idle sessions are ticked when no work is ready
 
@@ -68,11 +69,12 @@ class EngineOptions:
 class FrameWorker:
     """The compute of one batch: motion, visemes, render, encode. Runs in the worker thread.
 
-    The mapper runs as one batched call. Rendering and encoding, most of a batch's cost on
-    a CPU, are split by session into ``render_pool``'s threads: each torch op there runs
-    single-threaded (see ``EngineOptions.render_workers``), so the cores work in parallel
-    without OpenMP's spinning barriers, which collapse when another thread or process (the
-    event loop, a client) wants a core.
+    With a ``render_pool`` the batch's jobs are split by session into one group per pool
+    thread, and each thread runs the whole chain for its group (one batched mapper call,
+    then rendering and encoding). Sessions share no state, so the groups are independent;
+    each torch op runs single-threaded (see ``EngineOptions.render_workers``), so the cores
+    work in parallel without OpenMP's spinning barriers, which collapse when another thread
+    or process (the event loop, a client) wants a core.
     """
 
     def __init__(
@@ -83,6 +85,14 @@ class FrameWorker:
         self.workers = workers if render_pool is not None else 1
 
     def compute(self, jobs: Sequence[Job]) -> list[JobResult]:
+        groups = _split(jobs, self.workers)
+        if self.render_pool is None or len(groups) < 2:
+            return self.compute_group(jobs)
+        futures = [self.render_pool.submit(self.compute_group, group) for group in groups]
+        return [result for future in futures for result in future.result()]
+
+    def compute_group(self, jobs: Sequence[Job]) -> list[JobResult]:
+        """Motion for every job in one mapper call, then pictures per output size."""
         motions = self.backend.motion(jobs)
         results = [
             JobResult(motion=m, visemes=self.backend.visemes(m), images=None) for m in motions
@@ -91,35 +101,20 @@ class FrameWorker:
         for i, job in enumerate(jobs):
             if job.session.config.encoding is not Encoding.NONE:
                 by_size.setdefault(job.session.config.size, []).append(i)
-        parts = [
-            part
-            for size, members in by_size.items()
-            for part in _split(members, jobs, self.workers, size)
-        ]
-        if self.render_pool is None or len(parts) < 2:
-            pictures = [self._picture(part, jobs, motions) for part in parts]
-        else:
-            futures = [self.render_pool.submit(self._picture, p, jobs, motions) for p in parts]
-            pictures = [f.result() for f in futures]
-        for part, images in zip(parts, pictures, strict=True):
-            for i, encoded in zip(part.members, images, strict=True):
-                results[i].images = encoded
-                results[i].width = results[i].height = part.size
+        for size, members in by_size.items():
+            appearances = [jobs[i].session.appearance for i in members for _ in range(jobs[i].n)]
+            pictures = self.backend.render(
+                appearances, np.concatenate([motions[i] for i in members])
+            )
+            offset = 0
+            for i in members:
+                n = jobs[i].n
+                results[i].images = self._encode(
+                    pictures[offset : offset + n], jobs[i].session.config
+                )
+                results[i].width = results[i].height = size
+                offset += n
         return results
-
-    def _picture(
-        self, part: _Part, jobs: Sequence[Job], motions: Sequence[FloatArray]
-    ) -> list[list[bytes]]:
-        """Render and encode one part's jobs; returns each job's encoded pictures."""
-        appearances = [jobs[i].session.appearance for i in part.members for _ in range(jobs[i].n)]
-        rows = np.concatenate([motions[i] for i in part.members])
-        pictures = self.backend.render(appearances, rows)
-        out, offset = [], 0
-        for i in part.members:
-            n = jobs[i].n
-            out.append(self._encode(pictures[offset : offset + n], jobs[i].session.config))
-            offset += n
-        return out
 
     def _encode(self, pictures: UInt8Array, cfg: SessionConfig) -> list[bytes]:
         if cfg.encoding is Encoding.JPEG:
@@ -130,29 +125,19 @@ class FrameWorker:
         return [np.ascontiguousarray(p).tobytes() for p in pictures]
 
 
-@dataclass(frozen=True)
-class _Part:
-    """Jobs (indices into the batch) of one output size rendered together by one thread."""
-
-    size: int
-    members: list[int]
-
-
-def _split(members: list[int], jobs: Sequence[Job], k: int, size: int) -> list[_Part]:
+def _split(jobs: Sequence[Job], k: int) -> list[Sequence[Job]]:
     """Split jobs into at most ``k`` runs of about equal frame counts, keeping batch order."""
-    total = sum(jobs[i].n for i in members)
-    parts: list[_Part] = []
-    current: list[int] = []
-    done = 0
-    for i in members:
-        current.append(i)
-        done += jobs[i].n
-        if done * k >= total * (len(parts) + 1) and len(parts) < k - 1:
-            parts.append(_Part(size, current))
-            current = []
-    if current:
-        parts.append(_Part(size, current))
-    return parts
+    total = sum(job.n for job in jobs)
+    groups: list[Sequence[Job]] = []
+    start = done = 0
+    for i, job in enumerate(jobs):
+        done += job.n
+        if done * k >= total * (len(groups) + 1) and len(groups) < k - 1:
+            groups.append(jobs[start : i + 1])
+            start = i + 1
+    if start < len(jobs):
+        groups.append(jobs[start:])
+    return groups
 
 
 class Engine:
@@ -176,7 +161,8 @@ class Engine:
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lpm-worker")
-        workers = self.options.render_workers or os.cpu_count() or 1
+        on_cpu = self.backend.device == "cpu"
+        workers = self.options.render_workers or ((os.cpu_count() or 1) if on_cpu else 1)
         if workers > 1:
             self._render_pool = ThreadPoolExecutor(workers, thread_name_prefix="lpm-render")
             self.worker = FrameWorker(self.backend, self._render_pool, workers)

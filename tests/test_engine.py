@@ -25,7 +25,9 @@ async def collect(session: LiveSession) -> list[Frame]:
 
 async def test_sessions_share_batches_and_all_finish() -> None:
     backend = FakeBackend()
-    engine = Engine(backend, EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005))
+    # One worker: the whole batch is one mapper call (as on a GPU).
+    options = EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005, render_workers=1)
+    engine = Engine(backend, options)
     await engine.start()
     try:
         sessions = [open_session(engine, backend, encoding=Encoding.RGBA8) for _ in range(4)]
@@ -41,6 +43,27 @@ async def test_sessions_share_batches_and_all_finish() -> None:
         assert all(f.image is not None and len(f.image) == 8 * 8 * 4 for f in frames)
     assert max(backend.batches) == 4  # one mapper call carried all four sessions
     assert engine.sessions == 0  # finished sessions unregister themselves
+
+
+async def test_workers_split_a_batch_by_session_and_keep_every_frame() -> None:
+    backend = FakeBackend()
+    options = EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005, render_workers=2)
+    engine = Engine(backend, options)
+    await engine.start()
+    try:
+        sessions = [open_session(engine, backend, encoding=Encoding.RGBA8) for _ in range(4)]
+        for s in sessions:
+            await s.start()
+            s.push_audio(np.full(16000, 500, dtype=np.int16))
+            s.finish()
+        results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
+    finally:
+        await engine.aclose()
+    for frames in results:
+        assert [f.index for f in frames] == list(range(len(frames)))
+        assert sum(f.speaking for f in frames) == 25
+        assert all(f.image is not None and len(f.image) == 8 * 8 * 4 for f in frames)
+    assert max(backend.batches) == 2  # two workers, two sessions' mapper calls each
 
 
 async def test_a_long_clip_does_not_starve_a_short_one() -> None:
