@@ -23,10 +23,12 @@ async def collect(session: LiveSession) -> list[Frame]:
     return [item async for item in session if isinstance(item, Frame)]
 
 
-async def test_sessions_share_batches_and_all_finish() -> None:
+async def four_clips(render_workers: int) -> tuple[FakeBackend, Engine, list[list[Frame]]]:
+    """Four sessions each finishing a 1 s clip on one engine; every session's frames."""
     backend = FakeBackend()
-    # One worker: the whole batch is one mapper call (as on a GPU).
-    options = EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005, render_workers=1)
+    options = EngineOptions(
+        max_chunk=4, max_batch_frames=16, tick_s=0.005, render_workers=render_workers
+    )
     engine = Engine(backend, options)
     await engine.start()
     try:
@@ -38,6 +40,12 @@ async def test_sessions_share_batches_and_all_finish() -> None:
         results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
     finally:
         await engine.aclose()
+    return backend, engine, results
+
+
+async def test_sessions_share_batches_and_all_finish() -> None:
+    # One worker: the whole batch is one mapper call (as on a GPU).
+    backend, engine, results = await four_clips(render_workers=1)
     for frames in results:
         assert sum(f.speaking for f in frames) == 25
         assert all(f.image is not None and len(f.image) == 8 * 8 * 4 for f in frames)
@@ -46,19 +54,7 @@ async def test_sessions_share_batches_and_all_finish() -> None:
 
 
 async def test_workers_split_a_batch_by_session_and_keep_every_frame() -> None:
-    backend = FakeBackend()
-    options = EngineOptions(max_chunk=4, max_batch_frames=16, tick_s=0.005, render_workers=2)
-    engine = Engine(backend, options)
-    await engine.start()
-    try:
-        sessions = [open_session(engine, backend, encoding=Encoding.RGBA8) for _ in range(4)]
-        for s in sessions:
-            await s.start()
-            s.push_audio(np.full(16000, 500, dtype=np.int16))
-            s.finish()
-        results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
-    finally:
-        await engine.aclose()
+    backend, _, results = await four_clips(render_workers=2)
     for frames in results:
         assert [f.index for f in frames] == list(range(len(frames)))
         assert sum(f.speaking for f in frames) == 25
