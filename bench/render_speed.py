@@ -81,20 +81,24 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 1e6
 
 
-def _best(fn: Any, repeats: int) -> tuple[float, float]:
-    """Best (wall seconds, this thread's CPU seconds) of ``repeats`` runs after a warm-up.
+def _best(cases: dict[str, Any], repeats: int) -> dict[str, tuple[float, float]]:
+    """Best (wall seconds, this thread's CPU seconds) per case of ``repeats`` rounds.
 
+    Each round runs every case once, so a slow spell of a shared machine (a neighbour's
+    burst, a frequency change) hits all cases alike instead of one case's whole series.
     CPU time is the honest one-core figure on a shared machine: it excludes time the
     thread waited for a core (it still includes cache misses caused by neighbours).
     """
-    fn()
-    walls, cpus = [], []
+    for fn in cases.values():
+        fn()  # warm-up
+    best = {name: (math.inf, math.inf) for name in cases}
     for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.thread_time()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.thread_time() - c0)
-    return min(walls), min(cpus)
+        for name, fn in cases.items():
+            w0, c0 = time.perf_counter(), time.thread_time()
+            fn()
+            wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
 
 
 def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, Any]:
@@ -121,10 +125,9 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
             encode_jpeg_batch(renderer.render_batch(grouped, motion[s : s + 16]))
 
     r: dict[str, float] = {}
-    cases = (("single", single), ("single_render_only", render_only), ("batch16", batch16),
-             ("batch4x4", batch4x4))  # fmt: skip
-    for name, fn in cases:
-        wall, cpu = _best(fn, repeats)
+    cases = {"single": single, "single_render_only": render_only, "batch16": batch16,
+             "batch4x4": batch4x4}  # fmt: skip
+    for name, (wall, cpu) in _best(cases, repeats).items():
         r[f"{name}_fps_cpu"] = frames / cpu
         r[f"{name}_fps_wall"] = frames / wall
     # Memory must not grow with frames rendered: resident size after a warm-up vs after
