@@ -1,12 +1,18 @@
 """The shared runner: one per process, it turns every session's ready audio into frames.
 
-Each step it ticks all sessions (queued operations, idle silence), plans a batch
-earliest-deadline-first (a session that is due sooner goes first; each session gets at
-most ``max_chunk`` frames, the batch at most ``max_batch_frames``), and computes the
-whole batch in one worker thread, off the event loop: one batched mapper call over all
-sessions' requests, one ``render_batch`` per output size over all their frames, then
-encoding. On a GPU the same batch is one forward pass; on a CPU the fixed budget per
-step shares the cores fairly. Results go into the sessions' bounded outboxes.
+The runner has ``lanes``: one on a GPU, one per core on a CPU. Each lane loops on its own:
+it ticks the sessions no lane is computing (queued operations, idle silence), plans a
+batch earliest-deadline-first (a session that is due sooner goes first; each session gets
+at most ``max_chunk`` frames, a batch at most ``max_batch_frames``), computes it in its
+own worker thread, off the event loop (one batched mapper call over the batch's sessions,
+one ``render_batch`` per output size over all their frames, then encoding), and delivers
+the results into the sessions' bounded outboxes. A session is in at most one batch at a
+time, so its stream is only ever touched by one thread, between batches.
+
+On a GPU the single lane's batch is one forward pass. On a CPU the lanes overlap: while
+one lane delivers or plans, the others compute, and no lane waits for another at a
+barrier. When several lanes are idle, a lane takes only its share of the ready frames,
+so a burst (every session's frame ready at once) is split across the cores.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,40 +65,28 @@ class EngineOptions:
     """Scheduling knobs of the shared runner."""
 
     max_chunk: int = 16  # frames per session per batch: caps what one session takes of a step
-    max_batch_frames: int = 64  # frames per batch over all sessions: bounds a step's latency
-    # Threads that each run a share of a batch's sessions (mapper, render, encode; torch ops
-    # there run with one intra-op thread each). 0: one per core on a CPU, 1 on a GPU, where
-    # the whole batch should be one forward pass.
+    max_batch_frames: int = 32  # frames per batch of one lane: bounds a batch's latency
+    # Lanes: threads that each plan, compute (mapper, render, encode; torch ops there run
+    # with one intra-op thread each) and deliver their own batches. 0: one per core on a
+    # CPU, 1 on a GPU, where a batch should be one forward pass.
     render_workers: int = 0
     tick_s: float = 0.01  # how often idle sessions are ticked when no work is ready
 
 
 class FrameWorker:
-    """The compute of one batch: motion, visemes, render, encode. Runs in the worker thread.
+    """The compute of one batch: motion, visemes, render, encode. Runs in a lane's thread.
 
-    With a ``render_pool`` the batch's jobs are split by session into one group per pool
-    thread, and each thread runs the whole chain for its group (one batched mapper call,
-    then rendering and encoding). Sessions share no state, so the groups are independent;
-    each torch op runs single-threaded (see ``EngineOptions.render_workers``), so the cores
-    work in parallel without OpenMP's spinning barriers, which collapse when another thread
-    or process (the event loop, a client) wants a core.
+    One batched mapper call for every job, then one ``render_batch`` per output size.
+    Sessions share no state, so lanes run batches of different sessions in parallel;
+    each torch op runs single-threaded (see ``EngineOptions.render_workers``), so the
+    cores work without OpenMP's spinning barriers, which collapse when another thread or
+    process (the event loop, a client) wants a core.
     """
 
-    def __init__(
-        self, backend: Backend, render_pool: ThreadPoolExecutor | None = None, workers: int = 1
-    ) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.render_pool = render_pool
-        self.workers = workers if render_pool is not None else 1
 
     def compute(self, jobs: Sequence[Job]) -> list[JobResult]:
-        groups = _split(jobs, self.workers)
-        if self.render_pool is None or len(groups) < 2:
-            return self.compute_group(jobs)
-        futures = [self.render_pool.submit(self.compute_group, group) for group in groups]
-        return [result for future in futures for result in future.result()]
-
-    def compute_group(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Motion for every job in one mapper call, then pictures per output size."""
         motions = self.backend.motion(jobs)
         results = [
@@ -125,33 +120,20 @@ class FrameWorker:
         return [np.ascontiguousarray(p).tobytes() for p in pictures]
 
 
-def _split(jobs: Sequence[Job], k: int) -> list[Sequence[Job]]:
-    """Split jobs into at most ``k`` runs of about equal frame counts, keeping batch order."""
-    total = sum(job.n for job in jobs)
-    groups: list[Sequence[Job]] = []
-    start = done = 0
-    for i, job in enumerate(jobs):
-        done += job.n
-        if done * k >= total * (len(groups) + 1) and len(groups) < k - 1:
-            groups.append(jobs[start : i + 1])
-            start = i + 1
-    if start < len(jobs):
-        groups.append(jobs[start:])
-    return groups
-
-
 class Engine:
     """The process-wide session runner (see module docstring). ``start()`` / ``aclose()``."""
 
     def __init__(self, backend: Backend, options: EngineOptions | None = None) -> None:
         self.backend = backend
         self.options = options or EngineOptions()
-        self._render_pool: ThreadPoolExecutor | None = None
         self.worker = FrameWorker(backend)
         self._sessions: dict[str, LiveSession] = {}
+        self._busy: set[str] = set()  # sessions with a batch in flight in some lane
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor: ThreadPoolExecutor | None = None
+        self.lanes = 1
+        self._computing = 0  # lanes with a batch in their thread right now
         self.batches = 0  # counters for GetServerInfo / benchmarks
         self.frames = 0
 
@@ -160,18 +142,16 @@ class Engine:
         return len(self._sessions)
 
     async def start(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lpm-worker")
         on_cpu = self.backend.device == "cpu"
-        workers = self.options.render_workers or ((os.cpu_count() or 1) if on_cpu else 1)
-        if workers > 1:
-            self._render_pool = ThreadPoolExecutor(workers, thread_name_prefix="lpm-render")
-            self.worker = FrameWorker(self.backend, self._render_pool, workers)
-        task = asyncio.create_task(self._run(), name="lpm-engine")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.lanes = self.options.render_workers or ((os.cpu_count() or 1) if on_cpu else 1)
+        self._executor = ThreadPoolExecutor(self.lanes, thread_name_prefix="lpm-lane")
+        for i in range(self.lanes):
+            task = asyncio.create_task(self._lane(), name=f"lpm-lane-{i}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        """Cancel the loop, wait for it (and the batch in flight), end every session."""
+        """Cancel the lanes, wait for them (and batches in flight), end every session."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -182,10 +162,6 @@ class Engine:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        if self._render_pool is not None:
-            self._render_pool.shutdown(wait=True)
-            self._render_pool = None
-            self.worker = FrameWorker(self.backend)
 
     # Runner protocol (session.py)
     def add(self, session: LiveSession) -> None:
@@ -198,7 +174,7 @@ class Engine:
     def wake(self) -> None:
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def _lane(self) -> None:
         while True:
             try:
                 await self.step()
@@ -209,9 +185,13 @@ class Engine:
                 await asyncio.sleep(self.options.tick_s)
 
     def plan(self) -> list[Job]:
-        """Tick every session and pick this step's jobs, earliest deadline first."""
+        """Tick the sessions no lane holds and pick a batch, earliest deadline first.
+
+        The batch takes at most this lane's share of the ready frames: all of them when
+        the other lanes are computing, half when one other lane is idle, and so on.
+        """
         self._wake.clear()
-        sessions = list(self._sessions.values())
+        sessions = [s for s in self._sessions.values() if s.id not in self._busy]
         for session in sessions:
             try:
                 session.tick()
@@ -219,25 +199,35 @@ class Engine:
                 log.exception("session %s failed", session.id)
                 session.fail(e)
                 self.remove(session)
-        budget = self.options.max_batch_frames
-        jobs: list[Job] = []
+        cap = self.options.max_batch_frames
+        wanted: list[tuple[LiveSession, int]] = []
+        total = 0
         for session in sorted((s for s in sessions if s.active), key=LiveSession.due):
-            n = session.plan(min(self.options.max_chunk, budget))
+            n = session.plan(min(self.options.max_chunk, cap))
             if n > 0:
-                jobs.append(session.make_job(n))
-                budget -= n
-                if budget <= 0:
-                    break
+                wanted.append((session, n))
+                total += n
+        idle = max(1, self.lanes - self._computing)
+        budget = min(cap, math.ceil(total / idle))
+        jobs: list[Job] = []
+        for session, n in wanted:
+            if budget <= 0:
+                break
+            n = min(n, budget)
+            jobs.append(session.make_job(n))
+            self._busy.add(session.id)
+            budget -= n
         return jobs
 
     async def step(self) -> None:
-        """One scheduling step: plan, compute in the worker thread, deliver."""
+        """One batch of one lane: plan, compute in the lane's thread, deliver."""
         jobs = self.plan()
         if not jobs:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.tick_s)
             return
         loop = asyncio.get_running_loop()
+        self._computing += 1
         try:
             results = await loop.run_in_executor(self._executor, self.worker.compute, jobs)
         except Exception as e:
@@ -245,6 +235,10 @@ class Engine:
             for job in jobs:
                 job.session.fail(e)
             return
+        finally:
+            self._computing -= 1
+            self._busy.difference_update(job.session.id for job in jobs)
+            self.wake()  # those sessions can be planned again, by any lane
         self.batches += 1
         for job, result in zip(jobs, results, strict=True):
             self.frames += job.n

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Sequence
 
 import numpy as np
 from bridge_fakes import FakeBackend
 
 from lpm_bridge.engine import Engine, EngineOptions
-from lpm_bridge.session import LiveSession
+from lpm_bridge.session import Job, LiveSession
 from lpm_bridge.session_types import Encoding, EventType, Frame, SessionConfig
 
 
@@ -53,13 +56,55 @@ async def test_sessions_share_batches_and_all_finish() -> None:
     assert engine.sessions == 0  # finished sessions unregister themselves
 
 
-async def test_workers_split_a_batch_by_session_and_keep_every_frame() -> None:
-    backend, _, results = await four_clips(render_workers=2)
+async def test_lanes_split_ready_work_and_keep_every_frame() -> None:
+    backend, engine, results = await four_clips(render_workers=2)
     for frames in results:
         assert [f.index for f in frames] == list(range(len(frames)))
         assert sum(f.speaking for f in frames) == 25
         assert all(f.image is not None and len(f.image) == 8 * 8 * 4 for f in frames)
-    assert max(backend.batches) == 2  # two workers, two sessions' mapper calls each
+    # Two idle lanes share a burst: neither takes all four sessions at once.
+    assert max(backend.batches) == 2
+    assert engine.lanes == 2
+
+
+async def test_a_session_is_in_one_batch_at_a_time() -> None:
+    """Lanes overlap, but never on one session: its frames come out whole and in order."""
+
+    class Recording(FakeBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight: set[str] = set()
+            self.overlaps = 0
+            self.lock = threading.Lock()
+
+        def motion(self, jobs: Sequence[Job]) -> list[np.ndarray]:
+            ids = {job.session.id for job in jobs}
+            with self.lock:
+                self.overlaps += len(ids & self.in_flight)
+                self.in_flight |= ids
+            time.sleep(0.002)  # hold the batch so the other lane runs meanwhile
+            out = super().motion(jobs)
+            with self.lock:
+                self.in_flight -= ids
+            return out
+
+    backend = Recording()
+    engine = Engine(backend, EngineOptions(max_chunk=2, max_batch_frames=4, render_workers=2))
+    await engine.start()
+    try:
+        sessions = [open_session(engine, backend) for _ in range(3)]
+        for s in sessions:
+            await s.start()
+            s.push_audio(np.full(8000, 500, dtype=np.int16))
+            s.finish()
+        results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
+    finally:
+        await engine.aclose()
+    assert backend.overlaps == 0
+    assert len(backend.batches) > 3 and max(backend.batches) <= 2
+    for frames in results:
+        assert [f.index for f in frames] == list(range(len(frames)))
+        assert sum(f.speaking for f in frames) == 13
 
 
 async def test_a_long_clip_does_not_starve_a_short_one() -> None:

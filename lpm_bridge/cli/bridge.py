@@ -108,17 +108,15 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         "--threads",
         type=int,
         default=1,
-        help="torch threads per op (default 1; 0: all cores); cores are used by render workers",
+        help="torch threads per op (default 1; 0: all cores); cores are used by the lanes",
     )
     p.add_argument(
         "--render-workers",
         type=int,
         default=0,
-        help="threads rendering parts of each batch in parallel (default 0: one per core)",
+        help="lanes: threads each computing their own batches (default 0: one per core, 1 on GPU)",
     )
-    p.add_argument(
-        "--max-batch-frames", type=int, default=64, help="frames per batch, all sessions"
-    )
+    p.add_argument("--max-batch-frames", type=int, default=32, help="frames per batch of one lane")
     p.add_argument("--grace", type=float, default=5.0, help="seconds live sessions get on shutdown")
     p.set_defaults(func=_serve)
 
