@@ -4,6 +4,7 @@ Held-out: voices, languages and speaking rates never used in training, with exac
 flite: a synthesiser never used in training; truth is speech/silence from audio energy.
 Usage: python bench/motion_eval.py [--model DIR] [--corpus runs/motion_corpus]
        [--figures docs/figures] [--train-log runs/motion_model/train_log.jsonl]
+       [--lookahead-ms 40 0]
 Without a corpus the held-out clips are synthesised on the fly (same held-out specs).
 """
 
@@ -117,6 +118,13 @@ def main() -> int:
     p.add_argument("--figures", type=Path, default=None)
     p.add_argument("--train-log", type=Path, nargs="*", default=[], help="stage logs, in order")
     p.add_argument("--no-flite", action="store_true")
+    p.add_argument(
+        "--lookahead-ms",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also report the held-out metrics at these lookaheads (default: the model's max)",
+    )
     a = p.parse_args()
     torch.set_num_threads(1)
     start = time.time()
@@ -131,6 +139,8 @@ def main() -> int:
         "seed_variety": seed_variety(model, clips[0]),
         "idle": idle_metrics(model, seconds=120.0),
     }
+    for ms in a.lookahead_ms:
+        report[f"heldout_lookahead_{ms}ms"] = clip_metrics(model, clips, lookahead_ms=ms)
     if not a.no_flite:
         report["flite"] = flite_metrics(model)
     if a.figures is not None:

@@ -19,7 +19,6 @@ from lpm_bridge.session import Job
 from lpm_bridge.session_types import SessionConfig
 
 UInt8Array = npt.NDArray[np.uint8]
-LOOKAHEAD_MS = 80  # the mapper's maximum: best lip-sync; latency = lookahead + one chunk
 
 
 class LPMBackend:
@@ -52,7 +51,7 @@ class LPMBackend:
             fps=config.fps,
             num_steps=config.inference_steps,
             seed=config.seed,
-            lookahead_ms=LOOKAHEAD_MS,
+            lookahead_ms=config.lookahead_ms,
         )
 
     def motion(self, jobs: Sequence[Job]) -> list[FloatArray]:

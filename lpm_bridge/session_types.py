@@ -16,6 +16,10 @@ MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 48_000
 SUPPORTED_SIZES = (256, 512)
 MAX_INFERENCE_STEPS = 16
+# The shipped mapper hears at most 80 ms past a frame. 40 ms lip-syncs as well on held-out
+# voices (bench/motion_eval.py --lookahead-ms 40) and answers live audio 40 ms sooner.
+DEFAULT_LOOKAHEAD_MS = 40
+MAX_LOOKAHEAD_MS = 80
 DEFAULT_JPEG_QUALITY = 85
 MAX_SEED = 2**62  # the motion stream mixes the seed with the frame index below 2**63
 
@@ -50,6 +54,7 @@ class SessionConfig:
     blendshapes: bool = False  # transports include ARKit-52 weights + head rotation
     seed: int = 0  # motion sampler seed (transports pick a random one when unset)
     inference_steps: int = 4  # flow-matching solver steps
+    lookahead_ms: int = DEFAULT_LOOKAHEAD_MS  # audio heard past each frame (latency)
 
     def validated(self) -> SessionConfig:
         """Return self, or raise ConfigError naming the first field out of range."""
@@ -76,6 +81,11 @@ class SessionConfig:
                 f"must be 1 to {MAX_INFERENCE_STEPS}, got {self.inference_steps}",
             ),
             (0 <= self.seed <= MAX_SEED, "seed", f"must be 0 to 2**62, got {self.seed}"),
+            (
+                0 <= self.lookahead_ms <= MAX_LOOKAHEAD_MS,
+                "lookahead_ms",
+                f"must be 0 to {MAX_LOOKAHEAD_MS} ms, got {self.lookahead_ms}",
+            ),
         ]
         for ok, name, why in checks:
             if not ok:

@@ -25,53 +25,53 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alpm/bridge/v1/bridge.proto\x12\rlpm.bridge.v1\"\xe1\x01\n\x0ePerformRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.lpm.bridge.v1.SessionConfigH\x00\x12*\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x19.lpm.bridge.v1.AudioChunkH\x00\x12\x39\n\x10\x65nd_of_utterance\x18\x03 \x01(\x0b\x32\x1d.lpm.bridge.v1.EndOfUtteranceH\x00\x12-\n\tinterrupt\x18\x04 \x01(\x0b\x32\x18.lpm.bridge.v1.InterruptH\x00\x42\t\n\x07request\"\x8b\x02\n\rSessionConfig\x12\x13\n\tavatar_id\x18\x01 \x01(\tH\x00\x12\x18\n\x0eportrait_image\x18\x02 \x01(\x0cH\x00\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x0b\n\x03\x66ps\x18\x04 \x01(\r\x12\x0c\n\x04size\x18\x05 \x01(\r\x12.\n\x08\x65ncoding\x18\x06 \x01(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\x14\n\x0cjpeg_quality\x18\x07 \x01(\r\x12\x13\n\x0b\x62lendshapes\x18\x08 \x01(\x08\x12\x11\n\x04seed\x18\t \x01(\x04H\x01\x88\x01\x01\x12\x17\n\x0finference_steps\x18\n \x01(\rB\x08\n\x06\x61vatarB\x07\n\x05_seed\"\x19\n\nAudioChunk\x12\x0b\n\x03pcm\x18\x01 \x01(\x0c\"\x10\n\x0e\x45ndOfUtterance\"\x0b\n\tInterrupt\"\x9d\x01\n\x0fPerformResponse\x12\x30\n\x07started\x18\x01 \x01(\x0b\x32\x1d.lpm.bridge.v1.SessionStartedH\x00\x12%\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.lpm.bridge.v1.FrameH\x00\x12%\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x14.lpm.bridge.v1.EventH\x00\x42\n\n\x08response\"\xa1\x01\n\x0eSessionStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12,\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1c.lpm.bridge.v1.SessionConfig\x12\x18\n\x10\x62lendshape_names\x18\x03 \x03(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x14\n\x0cviseme_names\x18\x06 \x03(\t\"\xec\x01\n\x05\x46rame\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bpts_samples\x18\x02 \x01(\x04\x12\x13\n\x0bpts_seconds\x18\x03 \x01(\x01\x12.\n\x08\x65ncoding\x18\x04 \x01(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\r\n\x05image\x18\x05 \x01(\x0c\x12\r\n\x05width\x18\x06 \x01(\r\x12\x0e\n\x06height\x18\x07 \x01(\r\x12\x13\n\x0b\x62lendshapes\x18\x08 \x03(\x02\x12\x0e\n\x06viseme\x18\t \x01(\r\x12\x10\n\x08speaking\x18\n \x01(\x08\x12\x15\n\rhead_rotation\x18\x0b \x03(\x02\"y\n\x05\x45vent\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.lpm.bridge.v1.EventType\x12\x13\n\x0bpts_samples\x18\x02 \x01(\x04\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x66ield\x18\x05 \x01(\t\"=\n\x15RegisterAvatarRequest\x12\x16\n\x0eportrait_image\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\t\"Z\n\x06\x41vatar\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\x03 \x01(\t\x12\r\n\x05sizes\x18\x04 \x03(\r\x12\x0f\n\x07\x62uiltin\x18\x05 \x01(\x08\"\x14\n\x12ListAvatarsRequest\"=\n\x13ListAvatarsResponse\x12&\n\x07\x61vatars\x18\x01 \x03(\x0b\x32\x15.lpm.bridge.v1.Avatar\"!\n\x13\x44\x65leteAvatarRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14\x44\x65leteAvatarResponse\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14GetServerInfoRequest\"\xf7\x01\n\x06Limits\x12\x14\n\x0cmax_sessions\x18\x01 \x01(\r\x12\x17\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x03 \x01(\r\x12\x1a\n\x12min_sample_rate_hz\x18\x04 \x01(\r\x12\x1a\n\x12max_sample_rate_hz\x18\x05 \x01(\r\x12\r\n\x05sizes\x18\x06 \x03(\r\x12\x0b\n\x03\x66ps\x18\x07 \x03(\r\x12\x1b\n\x13max_inference_steps\x18\x08 \x01(\r\x12\x15\n\routbox_frames\x18\t \x01(\r\x12\x1b\n\x13max_pending_audio_s\x18\n \x01(\x01\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12%\n\x06limits\x18\x03 \x01(\x0b\x32\x15.lpm.bridge.v1.Limits\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\x12/\n\tencodings\x18\x05 \x03(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t*\x94\x01\n\rFrameEncoding\x12\x1e\n\x1a\x46RAME_ENCODING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46RAME_ENCODING_JPEG\x10\x01\x12\x18\n\x14\x46RAME_ENCODING_RGBA8\x10\x02\x12\x17\n\x13\x46RAME_ENCODING_RGB8\x10\x03\x12\x17\n\x13\x46RAME_ENCODING_NONE\x10\x04*\xb6\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45VENT_TYPE_UTTERANCE_START\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_UTTERANCE_END\x10\x02\x12\x1a\n\x16\x45VENT_TYPE_INTERRUPTED\x10\x03\x12\x1d\n\x19\x45VENT_TYPE_FRAMES_DROPPED\x10\x04\x12\x14\n\x10\x45VENT_TYPE_ERROR\x10\x05\x32\xa5\x03\n\x06\x42ridge\x12L\n\x07Perform\x12\x1d.lpm.bridge.v1.PerformRequest\x1a\x1e.lpm.bridge.v1.PerformResponse(\x01\x30\x01\x12M\n\x0eRegisterAvatar\x12$.lpm.bridge.v1.RegisterAvatarRequest\x1a\x15.lpm.bridge.v1.Avatar\x12T\n\x0bListAvatars\x12!.lpm.bridge.v1.ListAvatarsRequest\x1a\".lpm.bridge.v1.ListAvatarsResponse\x12W\n\x0c\x44\x65leteAvatar\x12\".lpm.bridge.v1.DeleteAvatarRequest\x1a#.lpm.bridge.v1.DeleteAvatarResponse\x12O\n\rGetServerInfo\x12#.lpm.bridge.v1.GetServerInfoRequest\x1a\x19.lpm.bridge.v1.ServerInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alpm/bridge/v1/bridge.proto\x12\rlpm.bridge.v1\"\xe1\x01\n\x0ePerformRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.lpm.bridge.v1.SessionConfigH\x00\x12*\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x19.lpm.bridge.v1.AudioChunkH\x00\x12\x39\n\x10\x65nd_of_utterance\x18\x03 \x01(\x0b\x32\x1d.lpm.bridge.v1.EndOfUtteranceH\x00\x12-\n\tinterrupt\x18\x04 \x01(\x0b\x32\x18.lpm.bridge.v1.InterruptH\x00\x42\t\n\x07request\"\xb7\x02\n\rSessionConfig\x12\x13\n\tavatar_id\x18\x01 \x01(\tH\x00\x12\x18\n\x0eportrait_image\x18\x02 \x01(\x0cH\x00\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x0b\n\x03\x66ps\x18\x04 \x01(\r\x12\x0c\n\x04size\x18\x05 \x01(\r\x12.\n\x08\x65ncoding\x18\x06 \x01(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\x14\n\x0cjpeg_quality\x18\x07 \x01(\r\x12\x13\n\x0b\x62lendshapes\x18\x08 \x01(\x08\x12\x11\n\x04seed\x18\t \x01(\x04H\x01\x88\x01\x01\x12\x17\n\x0finference_steps\x18\n \x01(\r\x12\x19\n\x0clookahead_ms\x18\x0b \x01(\rH\x02\x88\x01\x01\x42\x08\n\x06\x61vatarB\x07\n\x05_seedB\x0f\n\r_lookahead_ms\"\x19\n\nAudioChunk\x12\x0b\n\x03pcm\x18\x01 \x01(\x0c\"\x10\n\x0e\x45ndOfUtterance\"\x0b\n\tInterrupt\"\x9d\x01\n\x0fPerformResponse\x12\x30\n\x07started\x18\x01 \x01(\x0b\x32\x1d.lpm.bridge.v1.SessionStartedH\x00\x12%\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x14.lpm.bridge.v1.FrameH\x00\x12%\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x14.lpm.bridge.v1.EventH\x00\x42\n\n\x08response\"\xa1\x01\n\x0eSessionStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12,\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1c.lpm.bridge.v1.SessionConfig\x12\x18\n\x10\x62lendshape_names\x18\x03 \x03(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x14\n\x0cviseme_names\x18\x06 \x03(\t\"\xec\x01\n\x05\x46rame\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bpts_samples\x18\x02 \x01(\x04\x12\x13\n\x0bpts_seconds\x18\x03 \x01(\x01\x12.\n\x08\x65ncoding\x18\x04 \x01(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\r\n\x05image\x18\x05 \x01(\x0c\x12\r\n\x05width\x18\x06 \x01(\r\x12\x0e\n\x06height\x18\x07 \x01(\r\x12\x13\n\x0b\x62lendshapes\x18\x08 \x03(\x02\x12\x0e\n\x06viseme\x18\t \x01(\r\x12\x10\n\x08speaking\x18\n \x01(\x08\x12\x15\n\rhead_rotation\x18\x0b \x03(\x02\"y\n\x05\x45vent\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.lpm.bridge.v1.EventType\x12\x13\n\x0bpts_samples\x18\x02 \x01(\x04\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x66ield\x18\x05 \x01(\t\"=\n\x15RegisterAvatarRequest\x12\x16\n\x0eportrait_image\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\t\"Z\n\x06\x41vatar\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\x03 \x01(\t\x12\r\n\x05sizes\x18\x04 \x03(\r\x12\x0f\n\x07\x62uiltin\x18\x05 \x01(\x08\"\x14\n\x12ListAvatarsRequest\"=\n\x13ListAvatarsResponse\x12&\n\x07\x61vatars\x18\x01 \x03(\x0b\x32\x15.lpm.bridge.v1.Avatar\"!\n\x13\x44\x65leteAvatarRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14\x44\x65leteAvatarResponse\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14GetServerInfoRequest\"\x91\x02\n\x06Limits\x12\x14\n\x0cmax_sessions\x18\x01 \x01(\r\x12\x17\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x03 \x01(\r\x12\x1a\n\x12min_sample_rate_hz\x18\x04 \x01(\r\x12\x1a\n\x12max_sample_rate_hz\x18\x05 \x01(\r\x12\r\n\x05sizes\x18\x06 \x03(\r\x12\x0b\n\x03\x66ps\x18\x07 \x03(\r\x12\x1b\n\x13max_inference_steps\x18\x08 \x01(\r\x12\x15\n\routbox_frames\x18\t \x01(\r\x12\x1b\n\x13max_pending_audio_s\x18\n \x01(\x01\x12\x18\n\x10max_lookahead_ms\x18\x0b \x01(\r\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12%\n\x06limits\x18\x03 \x01(\x0b\x32\x15.lpm.bridge.v1.Limits\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\x12/\n\tencodings\x18\x05 \x03(\x0e\x32\x1c.lpm.bridge.v1.FrameEncoding\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t*\x94\x01\n\rFrameEncoding\x12\x1e\n\x1a\x46RAME_ENCODING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46RAME_ENCODING_JPEG\x10\x01\x12\x18\n\x14\x46RAME_ENCODING_RGBA8\x10\x02\x12\x17\n\x13\x46RAME_ENCODING_RGB8\x10\x03\x12\x17\n\x13\x46RAME_ENCODING_NONE\x10\x04*\xb6\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45VENT_TYPE_UTTERANCE_START\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_UTTERANCE_END\x10\x02\x12\x1a\n\x16\x45VENT_TYPE_INTERRUPTED\x10\x03\x12\x1d\n\x19\x45VENT_TYPE_FRAMES_DROPPED\x10\x04\x12\x14\n\x10\x45VENT_TYPE_ERROR\x10\x05\x32\xa5\x03\n\x06\x42ridge\x12L\n\x07Perform\x12\x1d.lpm.bridge.v1.PerformRequest\x1a\x1e.lpm.bridge.v1.PerformResponse(\x01\x30\x01\x12M\n\x0eRegisterAvatar\x12$.lpm.bridge.v1.RegisterAvatarRequest\x1a\x15.lpm.bridge.v1.Avatar\x12T\n\x0bListAvatars\x12!.lpm.bridge.v1.ListAvatarsRequest\x1a\".lpm.bridge.v1.ListAvatarsResponse\x12W\n\x0c\x44\x65leteAvatar\x12\".lpm.bridge.v1.DeleteAvatarRequest\x1a#.lpm.bridge.v1.DeleteAvatarResponse\x12O\n\rGetServerInfo\x12#.lpm.bridge.v1.GetServerInfoRequest\x1a\x19.lpm.bridge.v1.ServerInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lpm.bridge.v1.bridge_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FRAMEENCODING']._serialized_start=2046
-  _globals['_FRAMEENCODING']._serialized_end=2194
-  _globals['_EVENTTYPE']._serialized_start=2197
-  _globals['_EVENTTYPE']._serialized_end=2379
+  _globals['_FRAMEENCODING']._serialized_start=2116
+  _globals['_FRAMEENCODING']._serialized_end=2264
+  _globals['_EVENTTYPE']._serialized_start=2267
+  _globals['_EVENTTYPE']._serialized_end=2449
   _globals['_PERFORMREQUEST']._serialized_start=46
   _globals['_PERFORMREQUEST']._serialized_end=271
   _globals['_SESSIONCONFIG']._serialized_start=274
-  _globals['_SESSIONCONFIG']._serialized_end=541
-  _globals['_AUDIOCHUNK']._serialized_start=543
-  _globals['_AUDIOCHUNK']._serialized_end=568
-  _globals['_ENDOFUTTERANCE']._serialized_start=570
-  _globals['_ENDOFUTTERANCE']._serialized_end=586
-  _globals['_INTERRUPT']._serialized_start=588
-  _globals['_INTERRUPT']._serialized_end=599
-  _globals['_PERFORMRESPONSE']._serialized_start=602
-  _globals['_PERFORMRESPONSE']._serialized_end=759
-  _globals['_SESSIONSTARTED']._serialized_start=762
-  _globals['_SESSIONSTARTED']._serialized_end=923
-  _globals['_FRAME']._serialized_start=926
-  _globals['_FRAME']._serialized_end=1162
-  _globals['_EVENT']._serialized_start=1164
-  _globals['_EVENT']._serialized_end=1285
-  _globals['_REGISTERAVATARREQUEST']._serialized_start=1287
-  _globals['_REGISTERAVATARREQUEST']._serialized_end=1348
-  _globals['_AVATAR']._serialized_start=1350
-  _globals['_AVATAR']._serialized_end=1440
-  _globals['_LISTAVATARSREQUEST']._serialized_start=1442
-  _globals['_LISTAVATARSREQUEST']._serialized_end=1462
-  _globals['_LISTAVATARSRESPONSE']._serialized_start=1464
-  _globals['_LISTAVATARSRESPONSE']._serialized_end=1525
-  _globals['_DELETEAVATARREQUEST']._serialized_start=1527
-  _globals['_DELETEAVATARREQUEST']._serialized_end=1560
-  _globals['_DELETEAVATARRESPONSE']._serialized_start=1562
-  _globals['_DELETEAVATARRESPONSE']._serialized_end=1596
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=1598
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=1620
-  _globals['_LIMITS']._serialized_start=1623
-  _globals['_LIMITS']._serialized_end=1870
-  _globals['_SERVERINFO']._serialized_start=1873
-  _globals['_SERVERINFO']._serialized_end=2043
-  _globals['_BRIDGE']._serialized_start=2382
-  _globals['_BRIDGE']._serialized_end=2803
+  _globals['_SESSIONCONFIG']._serialized_end=585
+  _globals['_AUDIOCHUNK']._serialized_start=587
+  _globals['_AUDIOCHUNK']._serialized_end=612
+  _globals['_ENDOFUTTERANCE']._serialized_start=614
+  _globals['_ENDOFUTTERANCE']._serialized_end=630
+  _globals['_INTERRUPT']._serialized_start=632
+  _globals['_INTERRUPT']._serialized_end=643
+  _globals['_PERFORMRESPONSE']._serialized_start=646
+  _globals['_PERFORMRESPONSE']._serialized_end=803
+  _globals['_SESSIONSTARTED']._serialized_start=806
+  _globals['_SESSIONSTARTED']._serialized_end=967
+  _globals['_FRAME']._serialized_start=970
+  _globals['_FRAME']._serialized_end=1206
+  _globals['_EVENT']._serialized_start=1208
+  _globals['_EVENT']._serialized_end=1329
+  _globals['_REGISTERAVATARREQUEST']._serialized_start=1331
+  _globals['_REGISTERAVATARREQUEST']._serialized_end=1392
+  _globals['_AVATAR']._serialized_start=1394
+  _globals['_AVATAR']._serialized_end=1484
+  _globals['_LISTAVATARSREQUEST']._serialized_start=1486
+  _globals['_LISTAVATARSREQUEST']._serialized_end=1506
+  _globals['_LISTAVATARSRESPONSE']._serialized_start=1508
+  _globals['_LISTAVATARSRESPONSE']._serialized_end=1569
+  _globals['_DELETEAVATARREQUEST']._serialized_start=1571
+  _globals['_DELETEAVATARREQUEST']._serialized_end=1604
+  _globals['_DELETEAVATARRESPONSE']._serialized_start=1606
+  _globals['_DELETEAVATARRESPONSE']._serialized_end=1640
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=1642
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=1664
+  _globals['_LIMITS']._serialized_start=1667
+  _globals['_LIMITS']._serialized_end=1940
+  _globals['_SERVERINFO']._serialized_start=1943
+  _globals['_SERVERINFO']._serialized_end=2113
+  _globals['_BRIDGE']._serialized_start=2452
+  _globals['_BRIDGE']._serialized_end=2873
 # @@protoc_insertion_point(module_scope)

@@ -49,7 +49,7 @@ class PerformRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[SessionConfig, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., end_of_utterance: _Optional[_Union[EndOfUtterance, _Mapping]] = ..., interrupt: _Optional[_Union[Interrupt, _Mapping]] = ...) -> None: ...
 
 class SessionConfig(_message.Message):
-    __slots__ = ("avatar_id", "portrait_image", "sample_rate_hz", "fps", "size", "encoding", "jpeg_quality", "blendshapes", "seed", "inference_steps")
+    __slots__ = ("avatar_id", "portrait_image", "sample_rate_hz", "fps", "size", "encoding", "jpeg_quality", "blendshapes", "seed", "inference_steps", "lookahead_ms")
     AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
     PORTRAIT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class SessionConfig(_message.Message):
     BLENDSHAPES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    LOOKAHEAD_MS_FIELD_NUMBER: _ClassVar[int]
     avatar_id: str
     portrait_image: bytes
     sample_rate_hz: int
@@ -70,7 +71,8 @@ class SessionConfig(_message.Message):
     blendshapes: bool
     seed: int
     inference_steps: int
-    def __init__(self, avatar_id: _Optional[str] = ..., portrait_image: _Optional[bytes] = ..., sample_rate_hz: _Optional[int] = ..., fps: _Optional[int] = ..., size: _Optional[int] = ..., encoding: _Optional[_Union[FrameEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., blendshapes: _Optional[bool] = ..., seed: _Optional[int] = ..., inference_steps: _Optional[int] = ...) -> None: ...
+    lookahead_ms: int
+    def __init__(self, avatar_id: _Optional[str] = ..., portrait_image: _Optional[bytes] = ..., sample_rate_hz: _Optional[int] = ..., fps: _Optional[int] = ..., size: _Optional[int] = ..., encoding: _Optional[_Union[FrameEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., blendshapes: _Optional[bool] = ..., seed: _Optional[int] = ..., inference_steps: _Optional[int] = ..., lookahead_ms: _Optional[int] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("pcm",)
@@ -201,7 +203,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_sessions", "active_sessions", "max_request_bytes", "min_sample_rate_hz", "max_sample_rate_hz", "sizes", "fps", "max_inference_steps", "outbox_frames", "max_pending_audio_s")
+    __slots__ = ("max_sessions", "active_sessions", "max_request_bytes", "min_sample_rate_hz", "max_sample_rate_hz", "sizes", "fps", "max_inference_steps", "outbox_frames", "max_pending_audio_s", "max_lookahead_ms")
     MAX_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +214,7 @@ class Limits(_message.Message):
     MAX_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_FRAMES_FIELD_NUMBER: _ClassVar[int]
     MAX_PENDING_AUDIO_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOOKAHEAD_MS_FIELD_NUMBER: _ClassVar[int]
     max_sessions: int
     active_sessions: int
     max_request_bytes: int
@@ -222,7 +225,8 @@ class Limits(_message.Message):
     max_inference_steps: int
     outbox_frames: int
     max_pending_audio_s: float
-    def __init__(self, max_sessions: _Optional[int] = ..., active_sessions: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., min_sample_rate_hz: _Optional[int] = ..., max_sample_rate_hz: _Optional[int] = ..., sizes: _Optional[_Iterable[int]] = ..., fps: _Optional[_Iterable[int]] = ..., max_inference_steps: _Optional[int] = ..., outbox_frames: _Optional[int] = ..., max_pending_audio_s: _Optional[float] = ...) -> None: ...
+    max_lookahead_ms: int
+    def __init__(self, max_sessions: _Optional[int] = ..., active_sessions: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., min_sample_rate_hz: _Optional[int] = ..., max_sample_rate_hz: _Optional[int] = ..., sizes: _Optional[_Iterable[int]] = ..., fps: _Optional[_Iterable[int]] = ..., max_inference_steps: _Optional[int] = ..., outbox_frames: _Optional[int] = ..., max_pending_audio_s: _Optional[float] = ..., max_lookahead_ms: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
     __slots__ = ("version", "model", "limits", "capabilities", "encodings", "device")

@@ -14,6 +14,7 @@ from lpm_bridge.errors import ConfigError
 from lpm_bridge.motion import DEFAULT_FPS
 from lpm_bridge.session_types import (
     DEFAULT_JPEG_QUALITY,
+    DEFAULT_LOOKAHEAD_MS,
     MAX_SEED,
     Encoding,
     Event,
@@ -64,6 +65,7 @@ def config_from_proto(msg: pb.SessionConfig) -> tuple[SessionConfig, AvatarChoic
         blendshapes=msg.blendshapes,
         seed=msg.seed if msg.HasField("seed") else secrets.randbelow(MAX_SEED),
         inference_steps=msg.inference_steps or 4,
+        lookahead_ms=(msg.lookahead_ms if msg.HasField("lookahead_ms") else DEFAULT_LOOKAHEAD_MS),
     ).validated()
     which = msg.WhichOneof("avatar")
     choice = AvatarChoice(
@@ -85,6 +87,7 @@ def config_to_proto(cfg: SessionConfig, avatar_id: str) -> pb.SessionConfig:
         blendshapes=cfg.blendshapes,
         seed=cfg.seed,
         inference_steps=cfg.inference_steps,
+        lookahead_ms=cfg.lookahead_ms,
     )
 
 

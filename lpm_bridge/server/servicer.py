@@ -40,6 +40,7 @@ from lpm_bridge.server.convert import (
 from lpm_bridge.session import LiveSession, pcm16_from_bytes
 from lpm_bridge.session_types import (
     MAX_INFERENCE_STEPS,
+    MAX_LOOKAHEAD_MS,
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     SUPPORTED_SIZES,
@@ -319,6 +320,7 @@ class BridgeServicer(pb_grpc.BridgeServicer):
                 sizes=list(SUPPORTED_SIZES),
                 fps=list(SUPPORTED_FPS),
                 max_inference_steps=MAX_INFERENCE_STEPS,
+                max_lookahead_ms=MAX_LOOKAHEAD_MS,
                 outbox_frames=lim.outbox_frames,
                 max_pending_audio_s=lim.max_pending_audio_s,
             ),

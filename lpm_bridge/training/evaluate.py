@@ -49,10 +49,20 @@ def stream_motion(
     num_steps: int = 4,
     chunk: int = EVAL_CHUNK,
     push_ms: int = 40,
+    lookahead_ms: int | None = None,
 ) -> FloatArray:
-    """Stream ``audio`` through a fresh MotionStream in real-time-sized pushes: (K, 55)."""
+    """Stream ``audio`` through a fresh MotionStream in real-time-sized pushes: (K, 55).
+
+    ``lookahead_ms`` None: the model's maximum (80 ms for the shipped one).
+    """
     stream = MotionStream(
-        model, sample_rate, fps=fps, num_steps=num_steps, seed=seed, max_chunk=chunk
+        model,
+        sample_rate,
+        fps=fps,
+        num_steps=num_steps,
+        seed=seed,
+        max_chunk=chunk,
+        lookahead_ms=lookahead_ms,
     )
     step = max(1, sample_rate * push_ms // 1000)
     out = []
@@ -87,12 +97,18 @@ def count_blinks(blink: FloatArray) -> int:
 
 
 def clip_metrics(
-    model: AudioPerformanceMapper, clips: Sequence[EvalClip], fps: int = 25, seed: int = 0
+    model: AudioPerformanceMapper,
+    clips: Sequence[EvalClip],
+    fps: int = 25,
+    seed: int = 0,
+    lookahead_ms: int | None = None,
 ) -> dict[str, float]:
     """Pooled metrics over clips (see the module docstring)."""
     gens, tgts, vis = [], [], []
     for c in clips:
-        g = stream_motion(model, c.audio, c.sample_rate, fps=fps, seed=seed)
+        g = stream_motion(
+            model, c.audio, c.sample_rate, fps=fps, seed=seed, lookahead_ms=lookahead_ms
+        )
         gens.append(g)
         tgts.append(at_fps(c.motion, len(g), fps))
         vis.append(at_fps(c.visemes, len(g), fps))

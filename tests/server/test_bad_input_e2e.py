@@ -43,6 +43,7 @@ CASES: dict[str, tuple[list[pb.PerformRequest], Code, str]] = {
     "fps": ([config(fps=24)], Code.INVALID_ARGUMENT, "config.fps"),
     "steps": ([config(inference_steps=99)], Code.INVALID_ARGUMENT, "config.inference_steps"),
     "jpeg_quality": ([config(jpeg_quality=101)], Code.INVALID_ARGUMENT, "config.jpeg_quality"),
+    "lookahead": ([config(lookahead_ms=81)], Code.INVALID_ARGUMENT, "config.lookahead_ms"),
     "oversized_chunk": (
         [config(), audio(b"\x00" * (4 * 1024 * 1024 + 2))],
         Code.RESOURCE_EXHAUSTED,
@@ -133,3 +134,18 @@ async def test_sample_rates_at_the_limits_work(stub: pb_grpc.BridgeStub) -> None
         assert sum(f.speaking for f in c.frames) == 8  # 0.3 s at 25 fps, rounded up
         assert all(f.pts_samples == f.index * rate // 25 for f in c.frames)
     assert SR == 16000
+
+
+async def test_lookahead_defaults_to_40_and_zero_is_kept(stub: pb_grpc.BridgeStub) -> None:
+    """``lookahead_ms`` is optional: unset is the default (40 ms), an explicit 0 stays 0."""
+    echoed = {}
+    for kw in ({}, {"lookahead_ms": 0}, {"lookahead_ms": 80}):
+        c = Call(stub)
+        await c.send(config(encoding=pb.FRAME_ENCODING_NONE, **kw))
+        await c.read_until(lambda m: m.WhichOneof("response") == "started")
+        c.call.cancel()
+        assert c.started is not None
+        echoed[kw.get("lookahead_ms")] = c.started.config.lookahead_ms
+    assert echoed == {None: 40, 0: 0, 80: 80}
+    info = await stub.GetServerInfo(pb.GetServerInfoRequest())
+    assert info.limits.max_lookahead_ms == 80
