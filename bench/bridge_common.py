@@ -99,3 +99,13 @@ async def send_realtime(call: Any, pcm: np.ndarray, chunk: int, *, end: bool = F
         )
     if end:
         await call.write(pb.PerformRequest(end_of_utterance=pb.EndOfUtterance()))
+
+
+async def send_at_once(call: Any, pcm: np.ndarray, chunk_s: float = 0.5) -> None:
+    """Write ``pcm`` as fast as the call takes it (a TTS clip), then ``end_of_utterance``."""
+    chunk = int(chunk_s * SR)
+    for off in range(0, len(pcm), chunk):
+        await call.write(
+            pb.PerformRequest(audio=pb.AudioChunk(pcm=pcm[off : off + chunk].tobytes()))
+        )
+    await call.write(pb.PerformRequest(end_of_utterance=pb.EndOfUtterance()))

@@ -1,12 +1,22 @@
-"""N concurrent sessions, each streaming speech at real-time pace (JSON on stdout).
+"""N concurrent sessions, each streaming a line of speech (JSON on stdout).
 
-Every session plays its audio ``--playout-delay-ms`` after sending the first chunk (the
-latency budget, as a game would buffer); a speech frame is late if it arrives after that
-playback clock reaches its pts. ``worst_lag_ms`` < 0 for all sessions means every frame
-arrived ahead of its pts: the daemon keeps up (real-time factor under 1) for all of them.
+Two ways a game sends a line, two clocks:
+
+* real time (default): live audio, sent in 20 ms chunks at real-time pace. Every session
+  plays its audio ``--playout-delay-ms`` after sending the first chunk (the latency budget,
+  as a game would buffer); a speech frame is late if it arrives after that playback clock
+  reaches its pts. ``worst_lag_ms`` < 0 for all sessions means every frame arrived ahead
+  of its pts. ``rtf`` here is (last - first speech frame arrival) / audio between them:
+  about 1 by construction (audio arrives in real time), above 1 if the lag grows.
+* ``--burst``: a dialogue line (a TTS clip or a recorded line) sent at once, in 0.5 s
+  messages, then ``end_of_utterance``. Each session starts playback when its first speech
+  frame arrives; a frame is late if it arrives after that clock reaches its pts. ``rtf`` is
+  (last speech frame arrival - first audio sent) / clip length: under 1 means the whole
+  line was rendered faster than it plays.
 
     python bench/bridge_concurrency.py --sessions 16 --size 256
-    python bench/bridge_concurrency.py --sessions 6 --size 512
+    python bench/bridge_concurrency.py --sessions 16 --size 256 --burst
+    python bench/bridge_concurrency.py --sessions 6 --size 512 [--burst]
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import json
 import os
 
 import grpc
-from bridge_common import SR, DaemonProcess, now, send_realtime, voice
+from bridge_common import SR, DaemonProcess, now, send_at_once, send_realtime, voice
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
@@ -34,8 +44,12 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
 
     await asyncio.sleep(k * 0.02 % 0.04)  # sessions do not start in lock-step
     t_first = now()
-    sender = asyncio.create_task(send_realtime(call, pcm, chunk, end=True))
+    if args.burst:
+        sender = asyncio.create_task(send_at_once(call, pcm))
+    else:
+        sender = asyncio.create_task(send_realtime(call, pcm, chunk, end=True))
     start_pts, late, frames, worst = None, 0, 0, -1e9
+    t_play = 0.0
     arrivals: list[tuple[float, int]] = []
     while True:
         msg = await call.read()
@@ -46,8 +60,12 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
             break
         elif kind == "frame" and msg.frame.speaking and start_pts is not None:
             frames += 1
-            arrivals.append((now(), msg.frame.pts_samples))
-            lag = (now() - t_first) - (delay + (msg.frame.pts_samples - start_pts) / SR)
+            t = now()
+            if args.burst and not arrivals:
+                t_play = t  # playback starts with the first speech frame
+            arrivals.append((t, msg.frame.pts_samples))
+            clock = (t - t_play) if args.burst else (t - t_first - delay)
+            lag = clock - (msg.frame.pts_samples - start_pts) / SR
             worst = max(worst, lag)
             late += lag > 0
     await sender
@@ -55,12 +73,18 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
     # Real-time factor: wall time between the first and last speech frame over the audio time
     # they span. Under 1: once started, the session is served faster than its audio plays.
     (t0, p0), (t1, p1) = arrivals[0], arrivals[-1]
-    rtf = (t1 - t0) / max((p1 - p0) / SR, 1e-9)
+    if args.burst:
+        rtf = (t1 - t_first) / (len(pcm) / SR)
+        end_lag = (t1 - t_play) - (p1 - start_pts) / SR
+    else:
+        rtf = (t1 - t0) / max((p1 - p0) / SR, 1e-9)
+        end_lag = (t1 - t_first) - (delay + (p1 - start_pts) / SR)
     return {
         "frames": frames,
         "late": late,
+        "first_frame_ms": round((t0 - t_first) * 1000, 1),
         "worst_lag_ms": round(worst * 1000, 1),
-        "end_lag_ms": round(((t1 - t_first) - (delay + (p1 - start_pts) / SR)) * 1000, 1),
+        "end_lag_ms": round(end_lag * 1000, 1),
         "rtf": round(rtf, 3),
     }
 
@@ -76,11 +100,20 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "encoding": "jpeg",
         "fps": 25,
         "seconds": args.seconds,
-        "playout_delay_ms": args.playout_delay_ms,
+        "mode": "burst" if args.burst else "realtime",
+        "playout_delay_ms": None if args.burst else args.playout_delay_ms,
         "all_frames_on_time": all(r["late"] == 0 for r in results),
         "late_frames_total": int(sum(r["late"] for r in results)),
         "speech_frames_total": int(sum(r["frames"] for r in results)),
         "worst_lag_ms": max(r["worst_lag_ms"] for r in results),
+        # The smallest playout delay (real time) or start-up buffer after the first frame
+        # (burst) with no late frame at all in this run.
+        "zero_late_playout_ms": round(
+            (0 if args.burst else args.playout_delay_ms)
+            + max(0.0, max(r["worst_lag_ms"] for r in results)),
+            1,
+        ),
+        "first_frame_ms_max": max(r["first_frame_ms"] for r in results),
         "max_rtf": max(r["rtf"] for r in results),
         "all_rtf_under_1": all(r["rtf"] < 1 for r in results),
         "per_session": results,
@@ -94,6 +127,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256, choices=(256, 512))
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--playout-delay-ms", type=float, default=150.0)
+    p.add_argument("--burst", action="store_true", help="send each line at once (TTS clip)")
     p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
     p.add_argument(
         "--daemon-args",
