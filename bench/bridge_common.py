@@ -52,6 +52,16 @@ class DaemonProcess:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu(self) -> dict[str, float]:
+        """The daemon's CPU seconds (user, kernel) and minor page faults so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return {
+            "user_s": int(fields[11]) / tick,
+            "kernel_s": int(fields[12]) / tick,
+            "minor_faults": int(fields[7]),
+        }
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
