@@ -235,8 +235,12 @@ def session_config(
     steps: int = 0,
     encoding: int = pb.FRAME_ENCODING_JPEG,
     blendshapes: bool = False,
+    lookahead_ms: int | None = None,
 ) -> pb.SessionConfig:
-    """A SessionConfig with the given avatar (id or portrait bytes; neither: "default")."""
+    """A SessionConfig with the given avatar (id or portrait bytes; neither: "default").
+
+    ``seed`` and ``lookahead_ms`` None: the server's choice (a random seed; 40 ms).
+    """
     config = pb.SessionConfig(
         sample_rate_hz=sample_rate,
         fps=fps,
@@ -251,6 +255,8 @@ def session_config(
         config.avatar_id = avatar_id
     if seed is not None:
         config.seed = seed
+    if lookahead_ms is not None:
+        config.lookahead_ms = lookahead_ms
     return config
 
 

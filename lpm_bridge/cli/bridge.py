@@ -172,6 +172,12 @@ def _add_stream(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--fps", type=int, default=25, choices=(25, 30, 60))
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--steps", type=int, default=0, help="flow-matching steps (0: server default)")
+    p.add_argument(
+        "--lookahead-ms",
+        type=int,
+        default=None,
+        help="audio the model hears past each frame, 0-80 ms (default: the server's, 40)",
+    )
     p.set_defaults(func=_stream)
 
 
@@ -198,6 +204,7 @@ def _stream(args: argparse.Namespace) -> int:
                 fps=args.fps,
                 seed=args.seed,
                 steps=args.steps,
+                lookahead_ms=args.lookahead_ms,
             )
         )
     except grpc.aio.AioRpcError as e:

@@ -143,7 +143,10 @@ def test_cli_stream_writes_a_synced_mp4(daemon: Daemon, tmp_path: Path) -> None:
         w.setframerate(SR)
         w.writeframes(speech(1.2))
     cmd = [sys.executable, "-m", "lpm_bridge", "stream", "--server", daemon.target,
-           "--audio", str(wav), "--out", str(out), "--realtime"]  # fmt: skip
+           "--audio", str(wav), "--out", str(out), "--realtime", "--lookahead-ms", "0"]  # fmt: skip
+    bad = subprocess.run([*cmd[:-1], "81"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and not out.exists()
+    assert "INVALID_ARGUMENT" in bad.stderr and "config.lookahead_ms" in bad.stderr, bad.stderr
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
     report = json.loads(done.stdout)
     assert report["speech_frames"] == 30 and report["frames_received"] >= 30
