@@ -103,12 +103,12 @@ def sample_batch(model: AudioPerformanceMapper, requests: list[ChunkRequest]) ->
     return [o for o in outs if o is not None]
 
 
-def noise_scale(cfg: MotionMapperConfig) -> Tensor:
+def noise_scale(cfg: MotionMapperConfig, fps: int = DEFAULT_FPS) -> Tensor:
     """(D,) sampling temperature per active channel: mouth, eyelids, everything else (1)."""
     scale = [
         cfg.mouth_temperature
         if c in MOUTH_CHANNELS
-        else cfg.eye_temperature
+        else cfg.eye_temperature_at(fps)
         if c in EYELID_CHANNELS
         else 1.0
         for c in cfg.active_channels
@@ -154,7 +154,7 @@ class MotionStream:
         self.method: Method = method or cfg.solver  # type: ignore[assignment]
         ODESolver(lambda x, t: x, self.method)  # validates the method (ConfigError)
         self._codec = MotionCodec.from_config(cfg)
-        self._noise_scale = noise_scale(cfg)  # (D,)
+        self._noise_scale = noise_scale(cfg, self.fps)  # (D,)
         self._fps_index = list(cfg.supported_fps).index(fps)
         self._look = self.lookahead_ms // MEL_MS
         self._past, self._window = cfg.past_frames, cfg.audio_window

@@ -114,3 +114,23 @@ def test_missing_tensor(tmp_path: Path) -> None:
         load_motion_model(tmp_path)
     shutil.rmtree(tmp_path)
     assert isinstance(MotionMapperConfig(), MotionMapperConfig)
+
+
+def test_eyelid_temperature_follows_the_frame_rate(tmp_path: Path) -> None:
+    """60 fps draws eyelid noise 2.4x as often per second as 25: its own temperature keeps
+    the blink rate human (docs/performance.md), and only the eyelid channels change."""
+    from lpm_bridge.mapper.stream import EYELID_CHANNELS, noise_scale
+
+    shipped = load_motion_model(None).config
+    assert shipped.eye_temperature_at(60) < shipped.eye_temperature_at(25) == 1.25
+    at25, at60 = noise_scale(shipped, 25), noise_scale(shipped, 60)
+    eyelids = [c in EYELID_CHANNELS for c in shipped.active_channels]
+    assert any(eyelids)
+    for i, is_eyelid in enumerate(eyelids):
+        assert (at60[i] < at25[i]) if is_eyelid else (at60[i] == at25[i])
+    # The per-fps map survives save_pretrained / from_pretrained (JSON keys are strings).
+    cfg = tiny_config()
+    cfg.eye_temperature, cfg.eye_temperature_by_fps = 1.2, {"60": 1.1}
+    save_motion_model(AudioPerformanceMapper(cfg), tmp_path)
+    loaded = load_motion_model(tmp_path).config
+    assert (loaded.eye_temperature_at(30), loaded.eye_temperature_at(60)) == (1.2, 1.1)
