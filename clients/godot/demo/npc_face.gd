@@ -6,8 +6,9 @@
 ## shapes (3D). Then call speak(load("res://line.wav")).
 ##
 ## Sync rule (docs/protocol.md): the audio is the clock. The line's audio starts playing
-## at the UTTERANCE_START position of the session timeline; each frame is shown when the
-## audio clock reaches its pts_samples. Between lines, idle frames are shown as they come.
+## at the UTTERANCE_START position of the session timeline, once its first speech frame has
+## arrived plus start_buffer_ms; each frame is shown when the audio clock reaches its
+## pts_samples. Between lines, idle frames are shown as they come.
 extends Node
 
 @export var sample_rate_hz := 22050
@@ -15,12 +16,18 @@ extends Node
 @export var portrait: TextureRect
 @export var npc_mesh: MeshInstance3D
 @export var rig: MeshInstance3D
+## The line's audio waits for its first frame plus this buffer: a busy server then delays
+## the line a little instead of letting the face lag the voice (docs/performance.md: with
+## 16 lines sent at once, about 150 ms keeps every frame on time).
+@export var start_buffer_ms := 150
 
 var _texture: ImageTexture
 var _blendshape_names: Array = []
 var _queue: Array[Dictionary] = []  # frames waiting for the audio clock, in pts order
 var _utterance_start := -1  # session pts (samples) where the playing line starts
 var _pending_clip: AudioStreamWAV
+var _waiting := false  # a line is queued; its audio waits for its first frame
+var _start_at_ms := -1  # Time.get_ticks_msec() at which the waiting line starts playing
 
 @onready var bridge: LpmBridgeClient = $LpmBridgeClient
 @onready var voice: AudioStreamPlayer = $AudioStreamPlayer
@@ -59,6 +66,7 @@ func speak(clip: AudioStreamWAV) -> void:
 func stop_speaking() -> void:
 	bridge.interrupt()
 	voice.stop()
+	_drop_waiting_line()
 
 
 func _on_started(info: Dictionary) -> void:
@@ -70,23 +78,28 @@ func _on_event(event: Dictionary) -> void:
 		"EVENT_TYPE_UTTERANCE_START":
 			_utterance_start = int(event["pts_samples"])
 			voice.stream = _pending_clip
-			voice.play()
-		"EVENT_TYPE_INTERRUPTED", "EVENT_TYPE_UTTERANCE_END":
+			_waiting = true
+			_start_at_ms = -1
+		"EVENT_TYPE_INTERRUPTED":
+			_drop_waiting_line()  # a playing line's remaining frames play out as below
+		"EVENT_TYPE_UTTERANCE_END":
 			pass  # the remaining frames (if any) still play out against the audio clock
 
 
 func _on_frame(frame: Dictionary, image: Image) -> void:
 	frame["image"] = image
-	if voice.playing or frame["speaking"]:
+	if voice.playing or _waiting or frame["speaking"]:
 		_queue.append(frame)
 	else:
 		_show(frame)  # idle: frames arrive in real time, show the newest
 
 
 func _process(_delta: float) -> void:
+	if _waiting:
+		_start_when_buffered()
 	if _queue.is_empty():
 		return
-	if not voice.playing and _utterance_start < 0:
+	if not voice.playing and not _waiting and _utterance_start < 0:
 		_show(_queue.pop_back())
 		_queue.clear()
 		return
@@ -96,12 +109,34 @@ func _process(_delta: float) -> void:
 		due = _queue.pop_front()
 	if not due.is_empty():
 		_show(due)
-	if not voice.playing and _queue.is_empty():
+	if not voice.playing and not _waiting and _queue.is_empty():
+		_utterance_start = -1
+
+
+## Start the waiting line's audio once its first speech frame is here plus start_buffer_ms.
+func _start_when_buffered() -> void:
+	if _start_at_ms < 0:
+		for frame in _queue:
+			if frame["speaking"] and int(frame["pts_samples"]) >= _utterance_start:
+				_start_at_ms = Time.get_ticks_msec() + start_buffer_ms
+				break
+	if _start_at_ms >= 0 and Time.get_ticks_msec() >= _start_at_ms:
+		_waiting = false
+		voice.play()
+
+
+## Forget a line whose audio has not started (interrupted while waiting for its frames).
+func _drop_waiting_line() -> void:
+	if _waiting:
+		_waiting = false
+		_queue.clear()
 		_utterance_start = -1
 
 
 ## The session-timeline position (in samples) of the audio the listener hears now.
 func _audio_clock() -> int:
+	if _waiting:
+		return _utterance_start - 1  # the line has not started: only frames before it are due
 	if not voice.playing:
 		return 1 << 62  # the line has finished: everything queued is due
 	var heard := voice.get_playback_position() + AudioServer.get_time_since_last_mix()

@@ -5,8 +5,9 @@
 // SkinnedMeshRenderer with ARKit-named blend shapes) for 3D. Then call Speak(clip).
 //
 // Sync rule (docs/protocol.md): audio is the clock. The line starts playing at the
-// UTTERANCE_START position of the session timeline, and each frame is shown when the
-// AudioSource's position reaches the frame's pts_samples. Idle frames (blinks, breathing)
+// UTTERANCE_START position of the session timeline, once its first speech frame has arrived
+// plus startBufferMs, and each frame is shown when the AudioSource's position reaches the
+// frame's pts_samples. Idle frames (blinks, breathing)
 // between lines are shown as they arrive.
 using System.Collections.Generic;
 using Lpm.Bridge.V1;
@@ -25,6 +26,10 @@ namespace LpmBridge
         public Renderer faceRenderer;
         public RawImage portrait;
         public SkinnedMeshRenderer rig;
+        // The line's audio waits for its first frame plus this buffer: a busy server then
+        // delays the line a little instead of letting the face lag the voice
+        // (docs/performance.md: with 16 lines sent at once, ~150 ms keeps every frame on time).
+        public int startBufferMs = 150;
 
         private LpmBridgeSession _session;
         private AudioSource _voice;
@@ -33,6 +38,8 @@ namespace LpmBridge
         private readonly List<string> _blendshapeNames = new List<string>();
         private AudioClip _pendingClip;
         private long _utteranceStart = -1;
+        private bool _waiting;  // a line is queued; its audio waits for its first frame
+        private float _startAt = -1f;  // Time.unscaledTime at which the waiting line starts
 
         private async void Start()
         {
@@ -74,6 +81,7 @@ namespace LpmBridge
         public async void StopSpeaking()
         {
             _voice.Stop();
+            DropWaitingLine();
             await _session.InterruptAsync();
         }
 
@@ -89,7 +97,38 @@ namespace LpmBridge
                 _session.Dispose();
                 _session = null;
             }
+            if (_waiting) StartWhenBuffered();
             ShowDueFrames();
+        }
+
+        // Start the waiting line's audio once its first speech frame is here plus the buffer.
+        private void StartWhenBuffered()
+        {
+            if (_startAt < 0f)
+            {
+                foreach (Frame frame in _queue)
+                {
+                    if (frame.Speaking && (long)frame.PtsSamples >= _utteranceStart)
+                    {
+                        _startAt = Time.unscaledTime + startBufferMs / 1000f;
+                        break;
+                    }
+                }
+            }
+            if (_startAt >= 0f && Time.unscaledTime >= _startAt)
+            {
+                _waiting = false;
+                _voice.Play();
+            }
+        }
+
+        // Forget a line whose audio has not started (interrupted while waiting for frames).
+        private void DropWaitingLine()
+        {
+            if (!_waiting) return;
+            _waiting = false;
+            _queue.Clear();
+            _utteranceStart = -1;
         }
 
         private void Handle(PerformResponse response)
@@ -105,11 +144,16 @@ namespace LpmBridge
                     {
                         _utteranceStart = (long)response.Event.PtsSamples;
                         _voice.clip = _pendingClip;
-                        _voice.Play();
+                        _waiting = true;
+                        _startAt = -1f;
+                    }
+                    else if (response.Event.Type == Lpm.Bridge.V1.EventType.Interrupted)
+                    {
+                        DropWaitingLine();  // a playing line's remaining frames play out
                     }
                     break;
                 case PerformResponse.ResponseOneofCase.Frame:
-                    if (_voice.isPlaying || response.Frame.Speaking) _queue.Enqueue(response.Frame);
+                    if (_voice.isPlaying || _waiting || response.Frame.Speaking) _queue.Enqueue(response.Frame);
                     else Show(response.Frame);  // idle: real-time frames, newest wins
                     break;
             }
@@ -119,7 +163,9 @@ namespace LpmBridge
         private void ShowDueFrames()
         {
             if (_queue.Count == 0) return;
-            long clock = _voice.isPlaying ? _utteranceStart + _voice.timeSamples : long.MaxValue;
+            // Waiting: only frames before the line are due. Finished: everything queued is.
+            long clock = _waiting ? _utteranceStart - 1
+                : _voice.isPlaying ? _utteranceStart + _voice.timeSamples : long.MaxValue;
             Frame due = null;
             while (_queue.Count > 0 && (long)_queue.Peek().PtsSamples <= clock) due = _queue.Dequeue();
             if (due != null) Show(due);
