@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 from bridge_fakes import FakeBackend
 
 from lpm_bridge.engine import Engine, EngineOptions
@@ -141,3 +142,32 @@ async def test_aclose_ends_every_session() -> None:
     await engine.aclose()
     rest = [item async for item in s]  # iteration ends instead of hanging
     assert isinstance(rest, list) and not s.active
+
+
+async def test_a_failing_batch_fails_its_sessions_and_the_other_lane_goes_on() -> None:
+    """A model error fails the sessions of that batch (their readers get the error); the
+    runner keeps serving every other session, on both lanes."""
+
+    class Flaky(FakeBackend):
+        def motion(self, jobs: Sequence[Job]) -> list[np.ndarray]:
+            if any(job.session.config.seed == 13 for job in jobs):
+                raise RuntimeError("model blew up")
+            return super().motion(jobs)
+
+    backend = Flaky()
+    engine = Engine(backend, EngineOptions(max_chunk=2, max_batch_frames=2, render_workers=2))
+    await engine.start()
+    try:
+        bad = open_session(engine, backend, seed=13)
+        good = [open_session(engine, backend, seed=k) for k in range(3)]
+        for s in (bad, *good):
+            await s.start()
+            s.push_audio(np.full(8000, 500, dtype=np.int16))
+            s.finish()
+        with pytest.raises(RuntimeError, match="model blew up"):
+            await asyncio.wait_for(collect(bad), 10)
+        results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in good)), 10)
+    finally:
+        await engine.aclose()
+    for frames in results:
+        assert sum(f.speaking for f in frames) == 13
