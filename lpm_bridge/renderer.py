@@ -187,10 +187,10 @@ class Renderer:
                 on_device[id(app)] = self._on_device(app)
         for start in range(0, len(m), chunk):
             rows = [on_device[id(a)] for a in apps[start : start + chunk]]
-            img = self._render_chunk(rows, m[start : start + chunk].to(self.device))
-            _store_rgb8(img, out[start : start + len(rows)])
+            frames = self._render_chunk(rows, m[start : start + chunk].to(self.device))
+            frames.store(out[start : start + len(rows)])
 
-    def _render_chunk(self, apps: list[_DeviceAppearance], m: torch.Tensor) -> torch.Tensor:
+    def _render_chunk(self, apps: list[_DeviceAppearance], m: torch.Tensor) -> _Frames:
         """Row ``i`` of ``m: (T, 55)`` with ``apps[i]`` -> ``(T, 3, S, S)`` float frames (+0.5).
 
         Rows of different appearances are warped together: small tensors are stacked per
@@ -233,37 +233,67 @@ class Renderer:
         if bool(closure.max() > 0):
             _close_own_lips(rows, closure, lips, grid)
         img = _sample_texture(rows, grid)
-        for (x0, y0, x1, y1), alpha, skin in ((b, al, sk) for b, _, (al, sk) in lids):
-            region = img[:, :, y0:y1, x0:x1]
+        for box, alpha, skin in ((b, al, sk) for b, _, (al, sk) in lids):
+            region = img.region(box)
             region += alpha[:, None] * (skin[:, :, None, None] + 0.5 - region)
+            img.put(box, region)
         _paint_mouth(rows, m, lips, img, closure)
         return img
 
 
-def _sample_texture(rows: _Rows, grid: torch.Tensor) -> torch.Tensor:
+class _Frames:
+    """A chunk's sampled frames ``(T, 3, S, S)`` float (+0.5): one tensor per run of rows of
+    one avatar, each its own ``grid_sample`` output.
+
+    Never concatenated: gathering the runs into one tensor would cost the copy that aten's
+    ``out=`` variant makes (about 65 us a frame at 256, 260 at 512). The lid and mouth
+    paints work on small regions gathered across runs and written back.
+    """
+
+    def __init__(self, parts: list[tuple[slice, torch.Tensor]]) -> None:
+        self.parts = parts
+
+    @property
+    def device(self) -> torch.device:
+        return self.parts[0][1].device
+
+    def region(self, box: tuple[int, int, int, int]) -> torch.Tensor:
+        """Pixels ``box`` of every row: a view for one run, else a copy (``put`` it back)."""
+        x0, y0, x1, y1 = box
+        views = [p[:, :, y0:y1, x0:x1] for _, p in self.parts]
+        return views[0] if len(views) == 1 else torch.cat(views)
+
+    def put(self, box: tuple[int, int, int, int], region: torch.Tensor) -> None:
+        """Write back a region taken with ``region`` (nothing to do for one run: a view)."""
+        if len(self.parts) > 1:
+            x0, y0, x1, y1 = box
+            for sl, p in self.parts:
+                p[:, :, y0:y1, x0:x1] = region[sl]
+
+    def store(self, dst: U8Frames) -> None:
+        """Into ``dst: (T, S, S, 3) uint8``."""
+        for sl, p in self.parts:
+            _store_rgb8(p, dst[sl])
+
+
+def _sample_texture(rows: _Rows, grid: torch.Tensor) -> _Frames:
     """Bilinear samples ``(T, 3, S, S)`` of each row's own portrait at ``grid: (T, S, S, 2)``.
 
     Per run of rows of one avatar: its uint8 portrait is converted into one small float
     buffer (+0.5, so the final float -> uint8 truncation rounds to nearest), which stays
     in cache for the ``grid_sample`` of the run's rows. Reading 1 byte per texel from
-    memory instead of 4 is what keeps a batch of many different avatars about as fast
-    per frame as one avatar. A chunk of one avatar is one ``grid_sample`` that allocates
-    its output; mixed chunks write each run into place with aten's ``out=`` variant,
-    which computes into a temporary and copies (about 65 us a frame at 256).
+    memory instead of 4 is what keeps a batch of many different avatars close to one
+    avatar's speed per frame.
     """
-    t = len(grid)
-    if len(rows.runs) == 1:
-        tex = torch.add(rows.runs[0][1].texture, 0.5).expand(t, -1, -1, -1)
-        return F.grid_sample(tex, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    img = torch.empty(t, 3, rows.size, rows.size, device=grid.device)
-    buf = torch.empty(1, 3, rows.size, rows.size, device=grid.device)
+    buf = torch.empty(3, rows.size, rows.size, device=grid.device)
+    parts = []
     for sl, a in rows.runs:
-        torch.add(a.texture, 0.5, out=buf[0])
-        # aten's out= overload: bilinear (0), border padding (1), align_corners.
-        torch.ops.aten.grid_sampler_2d.out(
-            buf.expand(sl.stop - sl.start, -1, -1, -1), grid[sl], 0, 1, True, out=img[sl]
-        )
-    return img
+        torch.add(a.texture, 0.5, out=buf)
+        tex = buf.expand(sl.stop - sl.start, -1, -1, -1)
+        # Done before the next run overwrites ``buf`` (in stream order on a GPU too).
+        img = F.grid_sample(tex, grid[sl], "bilinear", "border", align_corners=True)
+        parts.append((sl, img))
+    return _Frames(parts)
 
 
 def _store_rgb8(img: torch.Tensor, dst: U8Frames) -> None:
@@ -517,9 +547,9 @@ def _polyline(points: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def _paint_mouth(
-    a: _Rows, m: torch.Tensor, lips: torch.Tensor, img: torch.Tensor, closure: torch.Tensor
+    a: _Rows, m: torch.Tensor, lips: torch.Tensor, img: _Frames, closure: torch.Tensor
 ) -> None:
-    """Composite the mouth interior into ``img: (T, 3, S, S)`` float, in place.
+    """Composite the mouth interior into ``img`` (``(T, 3, S, S)`` float), in place.
 
     Painted only between the portrait's own inner-lip opening (moved with the upper lip)
     and the moved lower inner lip, so a neutral frame is untouched: a dark cavity of the
@@ -543,8 +573,9 @@ def _paint_mouth(
     top, bottom = top[:, None, :], bottom[:, None, :]
     alpha = (ys - top).clamp(0, 1) * (bottom - ys).clamp(0, 1) * valid[:, None, :]
     color = _mouth_color(a, m, xs, ys, top, bottom, upper)
-    region = img[:, :, y0:y1, x0:x1]
+    region = img.region((x0, y0, x1, y1))
     region += alpha[:, None] * (color - region)
+    img.put((x0, y0, x1, y1), region)
 
 
 def _mouth_color(
