@@ -65,7 +65,9 @@ class EngineOptions:
     """Scheduling knobs of the shared runner."""
 
     max_chunk: int = 16  # frames per session per batch: caps what one session takes of a step
-    max_batch_frames: int = 32  # frames per batch of one lane: bounds a batch's latency
+    # Frames per batch of one lane: bounds a batch's latency. 0: 32 on a CPU (two lanes
+    # overlap), 128 on a GPU (one lane; a bigger forward pass costs little more).
+    max_batch_frames: int = 0
     # Lanes: threads that each plan, compute (mapper, render, encode; torch ops there run
     # with one intra-op thread each) and deliver their own batches. 0: one per core on a
     # CPU, 1 on a GPU, where a batch should be one forward pass.
@@ -133,6 +135,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor: ThreadPoolExecutor | None = None
         self.lanes = 1
+        self.batch_frames = 32  # max_batch_frames in effect (set by start)
         self._computing = 0  # lanes with a batch in their thread right now
         self.batches = 0  # counters for GetServerInfo / benchmarks
         self.frames = 0
@@ -144,6 +147,7 @@ class Engine:
     async def start(self) -> None:
         on_cpu = self.backend.device == "cpu"
         self.lanes = self.options.render_workers or ((os.cpu_count() or 1) if on_cpu else 1)
+        self.batch_frames = self.options.max_batch_frames or (32 if on_cpu else 128)
         self._executor = ThreadPoolExecutor(self.lanes, thread_name_prefix="lpm-lane")
         for i in range(self.lanes):
             task = asyncio.create_task(self._lane(), name=f"lpm-lane-{i}")
@@ -199,7 +203,7 @@ class Engine:
                 log.exception("session %s failed", session.id)
                 session.fail(e)
                 self.remove(session)
-        cap = self.options.max_batch_frames
+        cap = self.batch_frames
         wanted: list[tuple[LiveSession, int]] = []
         total = 0
         for session in sorted((s for s in sessions if s.active), key=LiveSession.due):

@@ -116,7 +116,12 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         default=0,
         help="lanes: threads each computing their own batches (default 0: one per core, 1 on GPU)",
     )
-    p.add_argument("--max-batch-frames", type=int, default=32, help="frames per batch of one lane")
+    p.add_argument(
+        "--max-batch-frames",
+        type=int,
+        default=0,
+        help="frames per batch of one lane (default 0: 32 on CPU, 128 on GPU)",
+    )
     p.add_argument("--grace", type=float, default=5.0, help="seconds live sessions get on shutdown")
     p.set_defaults(func=_serve)
 
@@ -130,8 +135,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
     if args.render_workers < 0:
         raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
-    if args.max_batch_frames < 1:
-        raise ConfigError("--max-batch-frames must be at least 1", field="--max-batch-frames")
+    if args.max_batch_frames < 0:
+        raise ConfigError("--max-batch-frames must be 0 (auto) or more", field="--max-batch-frames")
     return run(
         ServeOptions(
             host=args.host,
