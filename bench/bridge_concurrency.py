@@ -17,6 +17,9 @@ Two ways a game sends a line, two clocks:
     python bench/bridge_concurrency.py --sessions 16 --size 256
     python bench/bridge_concurrency.py --sessions 16 --size 256 --burst
     python bench/bridge_concurrency.py --sessions 6 --size 512 [--burst]
+
+``--distinct-avatars`` gives every session its own registered face (16 NPCs, not one face
+16 times): each then renders in its own run of the batch.
 """
 
 from __future__ import annotations
@@ -33,9 +36,32 @@ from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
 
 
-async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) -> dict[str, float]:
+def portraits(n: int) -> list[bytes]:
+    """``n`` different portraits: the bundled one cropped and mirrored differently."""
+    import io
+
+    from PIL import Image
+
+    from lpm_bridge.appearance import default_avatar_image
+
+    base = Image.open(io.BytesIO(default_avatar_image())).convert("RGB")
+    out = []
+    for i in range(n):
+        dx, dy = i % 4 * 6, i // 4 % 4 * 6
+        im = base.crop((dx, dy, base.width - 18 + dx, base.height - 18 + dy))
+        if i % 2:
+            im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+async def session(
+    stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int, avatar_id: str
+) -> dict[str, float]:
     call = stub.Perform()
-    cfg = pb.SessionConfig(sample_rate_hz=SR, size=args.size, seed=k)
+    cfg = pb.SessionConfig(sample_rate_hz=SR, size=args.size, seed=k, avatar_id=avatar_id)
     await call.write(pb.PerformRequest(config=cfg))
     await call.read()  # started
     pcm = voice(args.seconds, seed=k)
@@ -92,7 +118,14 @@ async def session(stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int) ->
 async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
     async with grpc.aio.insecure_channel(target) as ch:
         stub = pb_grpc.BridgeStub(ch)  # type: ignore[no-untyped-call]
-        results = await asyncio.gather(*(session(stub, args, k) for k in range(args.sessions)))
+        ids = ["default"] * args.sessions
+        if args.distinct_avatars:  # one NPC face per session, registered before the clock runs
+            for k, image in enumerate(portraits(args.sessions)):
+                avatar = await stub.RegisterAvatar(pb.RegisterAvatarRequest(portrait_image=image))
+                ids[k] = avatar.id
+        results = await asyncio.gather(
+            *(session(stub, args, k, ids[k]) for k in range(args.sessions))
+        )
     return {
         "bench": "bridge_concurrency",
         "sessions": args.sessions,
@@ -101,6 +134,7 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "fps": 25,
         "seconds": args.seconds,
         "mode": "burst" if args.burst else "realtime",
+        "avatars": "distinct" if args.distinct_avatars else "one (default)",
         "playout_delay_ms": None if args.burst else args.playout_delay_ms,
         "all_frames_on_time": all(r["late"] == 0 for r in results),
         "late_frames_total": int(sum(r["late"] for r in results)),
@@ -128,6 +162,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--playout-delay-ms", type=float, default=150.0)
     p.add_argument("--burst", action="store_true", help="send each line at once (TTS clip)")
+    p.add_argument(
+        "--distinct-avatars", action="store_true", help="a different registered face per session"
+    )
     p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
     p.add_argument(
         "--daemon-args",
