@@ -31,30 +31,10 @@ import os
 
 import grpc
 from bridge_common import SR, DaemonProcess, now, send_at_once, send_realtime, voice
+from render_speed import portraits
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
-
-
-def portraits(n: int) -> list[bytes]:
-    """``n`` different portraits: the bundled one cropped and mirrored differently."""
-    import io
-
-    from PIL import Image
-
-    from lpm_bridge.appearance import default_avatar_image
-
-    base = Image.open(io.BytesIO(default_avatar_image())).convert("RGB")
-    out = []
-    for i in range(n):
-        dx, dy = i % 4 * 6, i // 4 % 4 * 6
-        im = base.crop((dx, dy, base.width - 18 + dx, base.height - 18 + dy))
-        if i % 2:
-            im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
 
 
 async def session(

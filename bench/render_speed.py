@@ -63,20 +63,24 @@ def talking_motion(n: int, seed: int = 0) -> np.ndarray:
     return m
 
 
-def avatars(size: int, n: int) -> list[Appearance]:
-    """``n`` distinct avatars: the bundled portrait cropped and mirrored differently."""
+def portraits(n: int) -> list[bytes]:
+    """``n`` different portrait PNGs: the bundled one cropped and mirrored differently."""
     base = Image.open(io.BytesIO(default_avatar_image())).convert("RGB")
     out = []
     for i in range(n):
-        im = base.crop(
-            (i % 4 * 6, i // 4 * 6, base.width - (3 - i % 4) * 6, base.height - (3 - i // 4) * 6)
-        )
+        dx, dy = i % 4 * 6, i // 4 % 4 * 6
+        im = base.crop((dx, dy, base.width - 18 + dx, base.height - 18 + dy))
         if i % 2:
-            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         buf = io.BytesIO()
         im.save(buf, format="PNG")
-        out.append(encode_appearance(buf.getvalue(), size=size))
+        out.append(buf.getvalue())
     return out
+
+
+def avatars(size: int, n: int) -> list[Appearance]:
+    """``n`` distinct avatars (``portraits``), encoded at ``size``."""
+    return [encode_appearance(png, size=size) for png in portraits(n)]
 
 
 def _rss_mb() -> float:

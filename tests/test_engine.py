@@ -23,6 +23,14 @@ def open_session(engine: Engine, backend: FakeBackend, **kw: object) -> LiveSess
     )
 
 
+async def speak(sessions: list[LiveSession], samples: int) -> None:
+    """Start each session and give it one finished line of ``samples`` loud samples."""
+    for s in sessions:
+        await s.start()
+        s.push_audio(np.full(samples, 500, dtype=np.int16))
+        s.finish()
+
+
 async def collect(session: LiveSession) -> list[Frame]:
     return [item async for item in session if isinstance(item, Frame)]
 
@@ -37,10 +45,7 @@ async def four_clips(render_workers: int) -> tuple[FakeBackend, Engine, list[lis
     await engine.start()
     try:
         sessions = [open_session(engine, backend, encoding=Encoding.RGBA8) for _ in range(4)]
-        for s in sessions:
-            await s.start()
-            s.push_audio(np.full(16000, 500, dtype=np.int16))
-            s.finish()
+        await speak(sessions, 16000)
         results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
     finally:
         await engine.aclose()
@@ -94,10 +99,7 @@ async def test_a_session_is_in_one_batch_at_a_time() -> None:
     await engine.start()
     try:
         sessions = [open_session(engine, backend) for _ in range(3)]
-        for s in sessions:
-            await s.start()
-            s.push_audio(np.full(8000, 500, dtype=np.int16))
-            s.finish()
+        await speak(sessions, 8000)
         results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in sessions)), 10)
     finally:
         await engine.aclose()
@@ -160,10 +162,7 @@ async def test_a_failing_batch_fails_its_sessions_and_the_other_lane_goes_on() -
     try:
         bad = open_session(engine, backend, seed=13)
         good = [open_session(engine, backend, seed=k) for k in range(3)]
-        for s in (bad, *good):
-            await s.start()
-            s.push_audio(np.full(8000, 500, dtype=np.int16))
-            s.finish()
+        await speak([bad, *good], 8000)
         with pytest.raises(RuntimeError, match="model blew up"):
             await asyncio.wait_for(collect(bad), 10)
         results = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in good)), 10)
