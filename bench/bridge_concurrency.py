@@ -30,6 +30,7 @@ import json
 import os
 
 import grpc
+import numpy as np
 from bridge_common import SR, DaemonProcess, now, send_at_once, send_realtime, voice
 from render_speed import portraits
 
@@ -57,6 +58,7 @@ async def session(
     start_pts, late, frames, worst = None, 0, 0, -1e9
     t_play = 0.0
     arrivals: list[tuple[float, int]] = []
+    lags: list[tuple[float, float]] = []  # (seconds into the line, lag s)
     while True:
         msg = await call.read()
         kind = msg.WhichOneof("response")
@@ -74,6 +76,7 @@ async def session(
             lag = clock - (msg.frame.pts_samples - start_pts) / SR
             worst = max(worst, lag)
             late += lag > 0
+            lags.append(((msg.frame.pts_samples - start_pts) / SR, lag))
     await sender
     call.cancel()
     # Real-time factor: wall time between the first and last speech frame over the audio time
@@ -92,7 +95,26 @@ async def session(
         "worst_lag_ms": round(worst * 1000, 1),
         "end_lag_ms": round(end_lag * 1000, 1),
         "rtf": round(rtf, 3),
+        "lags": lags,  # aggregated over sessions by ``lag_by_second``, not printed as is
     }
+
+
+def lag_by_second(results: list[dict[str, object]]) -> list[dict[str, float]]:
+    """Per second of the line (by pts), over all sessions: median and worst lag (ms) and late
+    frames. Shows whether lateness is a start-up backlog that drains or a steady state."""
+    buckets: dict[int, list[float]] = {}
+    for r in results:
+        for sec, lag in r.pop("lags"):  # type: ignore[attr-defined]
+            buckets.setdefault(int(sec), []).append(lag * 1000)
+    return [
+        {
+            "second": s,
+            "p50_ms": round(float(np.median(v)), 1),
+            "max_ms": round(max(v), 1),
+            "late": sum(x > 0 for x in v),
+        }
+        for s, v in sorted(buckets.items())
+    ]
 
 
 async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
@@ -106,6 +128,7 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         results = await asyncio.gather(
             *(session(stub, args, k, ids[k]) for k in range(args.sessions))
         )
+    by_second = lag_by_second(results)
     return {
         "bench": "bridge_concurrency",
         "sessions": args.sessions,
@@ -131,6 +154,7 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "max_rtf": max(r["rtf"] for r in results),
         "all_rtf_under_1": all(r["rtf"] < 1 for r in results),
         "per_session": results,
+        "lag_by_second": by_second,
         "cpus": os.cpu_count(),
     }
 

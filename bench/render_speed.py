@@ -10,12 +10,18 @@ drawn once from a fixed seed. Cases:
 * ``batch4x4``: 4 different avatars, 4 consecutive frames each per ``render_batch``
   call, rows grouped per avatar (how the bridge calls it: contiguous runs per session);
 * ``batch16x16``: 16 different avatars, 16 consecutive frames each, in one ``render_batch``
-  call (16 sessions that each have a chunk ready, e.g. TTS clips sent at once).
+  call (16 sessions that each have a chunk ready, e.g. TTS clips sent at once);
+* ``single_mapper`` and ``batch16_mapper``: ``single`` and ``batch16`` on the shipped
+  mapper's motion for the bench voice. A trained mapper moves every active channel a
+  little in every frame (lids included), which costs more than the synthetic mix.
 
 Reports the best of ``--repeats`` timed runs, as frames per second of this thread's CPU
 time (``*_fps_cpu``, the one-core figure) and of wall time (``*_fps_wall``), plus the
 resident-memory growth over 4000 more frames after a 1000-frame warm-up, and the size of an
 Appearance.
+
+The process's allocator is set as the daemon sets it (``keep_batch_buffers``: freed chunk
+buffers are reused, not unmapped); ``--allocator default`` leaves glibc as it is.
 
 Usage: python bench/render_speed.py [--sizes 256 512] [--threads 1]   (prints JSON)
 """
@@ -42,6 +48,7 @@ from lpm_bridge.appearance import Appearance, default_avatar_image, encode_appea
 from lpm_bridge.frames import BACKEND, encode_jpeg_batch
 from lpm_bridge.motion import CH, NUM_CHANNELS, PITCH, ROLL, YAW
 from lpm_bridge.renderer import Renderer
+from lpm_bridge.server.daemon import keep_batch_buffers
 
 
 def talking_motion(n: int, seed: int = 0) -> np.ndarray:
@@ -61,6 +68,18 @@ def talking_motion(n: int, seed: int = 0) -> np.ndarray:
     for i, ax in enumerate((YAW, PITCH, ROLL)):
         m[:, ax] = math.radians(6) * np.sin(2 * np.pi * (0.2 + 0.07 * i) * t)
     return m
+
+
+def mapper_motion(n: int, seed: int = 0) -> np.ndarray:
+    """``(n, 55) float32``: the shipped audio mapper's motion for the bench voice."""
+    from bridge_common import voice
+
+    from lpm_bridge.mapper.io import load_motion_model
+    from lpm_bridge.mapper.stream import MotionStream
+
+    stream = MotionStream(load_motion_model(), sample_rate=16000, seed=seed)
+    stream.push_audio(voice(n / 25 + 1.0, seed=seed))
+    return stream.generate_ready()[:n]
 
 
 def portraits(n: int) -> list[bytes]:
@@ -135,8 +154,9 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
     renderer = Renderer()
     apps = avatars(size, 16)
     motion = talking_motion(frames)
+    mapped = mapper_motion(frames)
 
-    def single() -> None:
+    def single(motion: np.ndarray = motion) -> None:
         for s in range(0, frames, chunk):
             encode_jpeg_batch(renderer.render(apps[0], motion[s : s + chunk]))
 
@@ -144,7 +164,7 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
         for s in range(0, frames, chunk):
             renderer.render(apps[0], motion[s : s + chunk])
 
-    def batch16() -> None:
+    def batch16(motion: np.ndarray = motion) -> None:
         for s in range(0, frames, 16):
             encode_jpeg_batch(renderer.render_batch(apps, motion[s : s + 16]))
 
@@ -160,7 +180,9 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
 
     r: dict[str, float] = {}
     cases = {"single": single, "single_render_only": render_only, "batch16": batch16,
-             "batch4x4": batch4x4, "batch16x16": batch16x16}  # fmt: skip
+             "batch4x4": batch4x4, "batch16x16": batch16x16,
+             "single_mapper": lambda: single(mapped),
+             "batch16_mapper": lambda: batch16(mapped)}  # fmt: skip
     for name, (wall, cpu) in _best(cases, repeats).items():
         r[f"{name}_fps_cpu"] = frames / cpu
         r[f"{name}_fps_wall"] = frames / wall
@@ -190,13 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--allocator",
+        choices=("daemon", "default"),
+        default="daemon",
+        help="glibc malloc as the daemon sets it (keep_batch_buffers) or left as is",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    kept = args.allocator == "daemon" and keep_batch_buffers()
     out: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch thread(s)",
         "torch": torch.__version__, "jpeg_backend": BACKEND, "jpeg_quality": 85,
         "chunk": args.chunk, "frames": args.frames, "repeats_best_of": args.repeats,
+        "allocator": "daemon (keep_batch_buffers)" if kept else "glibc default",
     }  # fmt: skip
     for size in args.sizes:
         out[str(size)] = bench_size(size, args.chunk, args.frames, args.repeats)

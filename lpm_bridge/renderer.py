@@ -40,12 +40,13 @@ from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
 from lpm_bridge.errors import ConfigError, MotionError
 from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
 
-# Frames per inner step by output size. Chunks bound the intermediates (grids, frames);
-# with the portrait read as uint8 (one small float copy per run of an avatar's rows),
-# 8 (256) and 4 (512) measured best on a 2-core EPYC (bench/render_speed.py): smaller
-# chunks were 5-15% slower per frame; 16 at 256 and 8 at 512 (25-60 MB of intermediates)
-# were slower or erratic (fresh pages from the allocator each call).
-DEFAULT_CHUNK: Final[dict[int, int]] = {256: 8, 512: 4}
+# Frames per inner step by output size. Chunks bound the intermediates (grids, frames:
+# about 25 MB at 256 x 16 and 512 x 8). Each chunk also pays a fixed cost of small ops
+# (lids, lips, mouth: ~1.5 ms with a talking mapper's motion), so bigger chunks are
+# cheaper per frame as long as glibc reuses their buffers (the daemon's
+# ``keep_batch_buffers``): measured on a 2-core EPYC, 16 at 256 is 8-13 % faster per
+# frame than 8; at 512, 16 (50 MB) was slower without that allocator setting.
+DEFAULT_CHUNK: Final[dict[int, int]] = {256: 16, 512: 8}
 U8Frames = npt.NDArray[np.uint8]
 
 _BLINK: Final[tuple[int, int]] = (CH["eyeBlinkRight"], CH["eyeBlinkLeft"])  # image-left eye first
@@ -197,7 +198,7 @@ class Renderer:
         row; the big ones (portrait, head map, field basis) are read per run of rows of
         one appearance, in place, never copied per row.
         """
-        rows = _Rows(apps)
+        rows = _Rows.of(apps)
         t, s = len(m), rows.size
         feats = motion_features(m)
         back, fwd = head_matrices(m)
@@ -340,8 +341,17 @@ class _DeviceAppearance:
         self.lip_basis = app.lip_basis.reshape(app.lip_basis.shape[0], -1).to(d)
         self.head_lips = app.head_lips.to(d)
         self.lip_gap = (app.lips[1] - app.lips[0]).to(d)  # the portrait's own opening
+        # The own inner lips' y at every column, and their gap (0 where either is undefined):
+        # (S,) each, read by mouthClose's remap (_close_own_lips).
+        xs = torch.arange(app.size, dtype=torch.float32, device=d)
+        yu, ok_u = _polyline(self.lips[None, 0], xs)
+        yl, ok_l = _polyline(self.lips[None, 1], xs)
+        self.own_upper = yu[0]
+        self.own_gap = ((yl - yu).clamp_min(0) * (ok_u & ok_l))[0]
         self.mouth_colors = app.mouth_colors.to(d) + 0.5  # texture convention, see _render_chunk
         self.height_t = torch.tensor([app.face_height], device=d)
+        # _Rows of chunks of this avatar alone, by length: read-only views, built once.
+        self.rows_by_len: dict[int, _Rows] = {}
 
 
 def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: torch.Tensor) -> None:
@@ -381,6 +391,18 @@ class _Rows:
     contiguous runs of rows of one appearance, each read from its own tensors.
     """
 
+    @staticmethod
+    def of(apps: list[_DeviceAppearance]) -> _Rows:
+        """The rows of ``apps``; for one avatar alone, built once per chunk length (about 60
+        small ops a chunk otherwise, a tenth of a streaming chunk's fixed cost)."""
+        first = apps[0]
+        if any(a is not first for a in apps):
+            return _Rows(apps)
+        rows = first.rows_by_len.get(len(apps))
+        if rows is None:  # two threads may both build it: equal and read-only, either wins
+            rows = first.rows_by_len[len(apps)] = _Rows(apps)
+        return rows
+
     def __init__(self, apps: list[_DeviceAppearance]) -> None:
         first, t = apps[0], len(apps)
         self.size, self.px, self.field_rows = first.size, first.px, first.rows
@@ -411,6 +433,7 @@ class _Rows:
             per_row("lips"), per_row("lip_basis"), per_row("head_lips")
         )  # fmt: skip
         self.gaps, self.colors = per_row("lip_gap"), per_row("mouth_colors")
+        self.own_upper, self.own_gap = per_row("own_upper"), per_row("own_gap")  # (T, S)
         self.height = per_row("height_t").view(t)
         teeth_shown = self.gaps[:, :, 1].clamp_min(0).amax(dim=1)
         # Upper teeth are painted only where the portrait showed none of its own.
@@ -418,11 +441,14 @@ class _Rows:
 
 
 def _box_around(points: torch.Tensor, margin: float, size: int) -> tuple[int, int, int, int]:
-    """Integer box ``(x0, y0, x1, y1)`` around ``points: (..., 2)`` plus ``margin``, clipped."""
-    flat = points.reshape(-1, 2)
-    lo = (flat.min(dim=0).values - margin).floor().clamp(0, size).to(torch.int64).tolist()
-    hi = (flat.max(dim=0).values + margin).ceil().clamp(0, size).to(torch.int64).tolist()
-    return lo[0], lo[1], hi[0], hi[1]
+    """Integer box ``(x0, y0, x1, y1)`` around ``points: (..., 2)`` plus ``margin``, clipped.
+
+    In numpy, in float32 as the points are: a handful of tiny torch ops cost more here.
+    """
+    flat = points.detach().reshape(-1, 2).cpu().numpy()
+    lo = np.clip(np.floor(flat.min(axis=0) - np.float32(margin)), 0, size).astype(int)
+    hi = np.clip(np.ceil(flat.max(axis=0) + np.float32(margin)), 0, size).astype(int)
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
 # (box x0, y0, x1, y1; grid delta (T, rows, cols, 2); (alpha (T, rows, cols), skin (T, 3)))
@@ -442,45 +468,58 @@ def _eye_field(
     the eye is untouched. Evaluated at full resolution at the head-displaced positions
     so the edge stays sharp. Returns per eye the grid delta and where to repaint the
     newly covered part with lid skin (after sampling). Parameters are per row.
+
+    Both eyes are evaluated in one pass over boxes of one shape (the larger eye's): the
+    field is zero outside each eye's own box, and a chunk's fixed cost is mostly the
+    number of small ops, which this halves.
     """
-    paints: list[_LidPaint] = []
-    for e, eye in enumerate((lm.EYE_RIGHT, lm.EYE_LEFT)):
-        p = rows.eyes[:, e]  # (T, EYE_PARAMS)
-        cx, cy, ux, uy, half, h_up, h_lo, lid = (p[:, i, None, None] for i in range(8))
-        x0, y0, x1, y1 = _box_around(moved[:, eye], float(lid.max()) + 3.0, rows.size)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        pos = (grid[:, y0:y1, x0:x1] + 1.0) / rows.px  # source pixels
-        px, py = pos[..., 0] - cx, pos[..., 1] - cy
-        u = (px * ux + py * uy) / half
-        v = px * uy - py * ux  # along the on-screen "up" of the eye axis
-        prof = (1 - u * u).clamp_min(0)
-        k = m[:, _BLINK[e], None, None]
-        vu, vl = h_up * prof, -h_lo * prof
-        v_lid = vu - k * LID_CLOSURE * (vu - vl)
-        v_top = vu + lid * prof
-        lash = LASH * (h_up + h_lo) * prof
-        above = v - v_lid - lash
-        v_src = torch.where(
-            above <= 0,
-            vu + (v - v_lid),
-            vu + lash + above * (v_top - vu - lash) / (v_top - v_lid - lash + 1e-4),
-        )
-        inside = (v >= v_lid) & (v <= v_top) & (prof > 0)
-        dv = torch.where(inside, v_src - v, torch.zeros_like(v))
-        gz = m[:, list(_GAZE[e])]
-        gx = (gz[:, 0] - gz[:, 1])[:, None, None] * GAZE_X * half
-        gy = (gz[:, 3] - gz[:, 2])[:, None, None] * GAZE_Y * h_up
-        win = prof * prof * ((v - vl) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
-        delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=-1) * rows.px
-        # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
-        feather = 1.5 * rows.size / 256  # pixels
-        covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
-        covered = covered * ((vu + 0.5 - v) / feather).clamp(0, 1)
-        covered = covered * (4 * k).clamp(max=1)
-        alpha = LID_SKIN * covered * (prof > 0)
-        paints.append(((x0, y0, x1, y1), delta, (alpha, p[:, rig.EYE_SKIN])))
-    return paints
+    lids = rows.eyes[:, :, rig.EYE_LID].amax(dim=0).tolist()
+    boxes = [
+        _box_around(moved[:, eye], lid + 3.0, rows.size)
+        for eye, lid in zip((lm.EYE_RIGHT, lm.EYE_LEFT), lids, strict=True)
+    ]
+    eyes = [e for e, (x0, y0, x1, y1) in enumerate(boxes) if x1 > x0 and y1 > y0]
+    if not eyes:
+        return []
+    w = max(boxes[e][2] - boxes[e][0] for e in eyes)
+    h = max(boxes[e][3] - boxes[e][1] for e in eyes)
+    # Grow each box to (w, h), staying inside the frame (a frame is larger than any eye).
+    origins = [(min(x0, rows.size - w), min(y0, rows.size - h)) for x0, y0, _, _ in boxes]
+    grown = [(x0, y0, x0 + w, y0 + h) for x0, y0 in origins]
+    pos = torch.stack([grid[:, b[1] : b[3], b[0] : b[2]] for b in (grown[e] for e in eyes)], 1)
+    pos = (pos + 1.0) / rows.px  # (T, E, h, w, 2) source pixels
+    p = rows.eyes[:, eyes]  # (T, E, EYE_PARAMS)
+    cx, cy, ux, uy, half, h_up, h_lo, lid = (p[:, :, i, None, None] for i in range(8))
+    px, py = pos[..., 0] - cx, pos[..., 1] - cy
+    u = (px * ux + py * uy) / half
+    v = px * uy - py * ux  # along the on-screen "up" of the eye axis
+    prof = (1 - u * u).clamp_min(0)
+    k = m[:, [_BLINK[e] for e in eyes], None, None]  # (T, E, 1, 1)
+    vu, vl = h_up * prof, -h_lo * prof
+    v_lid = vu - k * LID_CLOSURE * (vu - vl)
+    v_top = vu + lid * prof
+    lash = LASH * (h_up + h_lo) * prof
+    above = v - v_lid - lash
+    v_src = torch.where(
+        above <= 0,
+        vu + (v - v_lid),
+        vu + lash + above * (v_top - vu - lash) / (v_top - v_lid - lash + 1e-4),
+    )
+    inside = (v >= v_lid) & (v <= v_top) & (prof > 0)
+    dv = torch.where(inside, v_src - v, torch.zeros_like(v))
+    gz = m[:, [c for e in eyes for c in _GAZE[e]]].view(len(m), len(eyes), 4, 1, 1)
+    gx = (gz[:, :, 0] - gz[:, :, 1]) * GAZE_X * half
+    gy = (gz[:, :, 3] - gz[:, :, 2]) * GAZE_Y * h_up
+    win = prof * prof * ((v - vl) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
+    delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=-1) * rows.px
+    # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
+    feather = 1.5 * rows.size / 256  # pixels
+    covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
+    covered = covered * ((vu + 0.5 - v) / feather).clamp(0, 1)
+    covered = covered * (4 * k).clamp(max=1)
+    alpha = LID_SKIN * covered * (prof > 0)
+    skin = p[:, :, rig.EYE_SKIN]
+    return [(grown[e], delta[:, i], (alpha[:, i], skin[:, i])) for i, e in enumerate(eyes)]
 
 
 # Lip material stretched over a portrait's own opening by mouthClose: how much of the lip
@@ -511,13 +550,9 @@ def _close_own_lips(
         return
     region = grid[:, y0:y1, x0:x1]
     sx = ((region[..., 0] + 1.0) / px).round().clamp(0, size - 1).long().flatten(1)
-    xs = torch.arange(size, dtype=torch.float32, device=grid.device)
-    yu_t, ok_u = _polyline(rows.lips[:, 0], xs)
-    yl_t, ok_l = _polyline(rows.lips[:, 1], xs)
-    gap_t = (yl_t - yu_t).clamp_min(0) * (ok_u & ok_l)
     shape = region.shape[:3]
-    yu = yu_t.gather(1, sx).view(shape)
-    g = gap_t.gather(1, sx).view(shape)
+    yu = rows.own_upper.gather(1, sx).view(shape)
+    g = rows.own_gap.gather(1, sx).view(shape)
     yl = yu + g
     sy = (region[..., 1] + 1.0) / px
     lip = LIP_STRETCH * rows.height[:, None, None]
@@ -567,9 +602,10 @@ def _paint_mouth(
         return
     xs = torch.arange(x0, x1, dtype=torch.float32, device=img.device)
     ys = torch.arange(y0, y1, dtype=torch.float32, device=img.device)[None, :, None]
-    top, valid = _polyline(start, xs)
-    top = torch.maximum(top, _polyline(upper, xs)[0])
-    bottom, _ = _polyline(lower, xs)
+    t = len(m)
+    ys3, ok3 = _polyline(torch.cat([start, upper, lower]), xs)  # one pass for the three lines
+    top, valid = torch.maximum(ys3[:t], ys3[t : 2 * t]), ok3[:t]
+    bottom = ys3[2 * t :]
     top, bottom = top[:, None, :], bottom[:, None, :]
     alpha = (ys - top).clamp(0, 1) * (bottom - ys).clamp(0, 1) * valid[:, None, :]
     color = _mouth_color(a, m, xs, ys, top, bottom, upper)
