@@ -172,9 +172,10 @@ def main() -> None:
     p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
     p.add_argument(
         "--daemon-args",
-        nargs="*",
+        action="append",
         default=[],
-        help="extra lpm-bridge serve flags, e.g. --max-batch-frames=64",
+        help="an extra lpm-bridge serve flag, e.g. --daemon-args=--max-batch-frames=64 "
+        "(repeat for more)",
     )
     args = p.parse_args()
     if args.server:

@@ -40,13 +40,14 @@ from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
 from lpm_bridge.errors import ConfigError, MotionError
 from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
 
-# Frames per inner step by output size. Chunks bound the intermediates (grids, frames:
-# about 25 MB at 256 x 16 and 512 x 8). Each chunk also pays a fixed cost of small ops
-# (lids, lips, mouth: ~1.5 ms with a talking mapper's motion), so bigger chunks are
-# cheaper per frame as long as glibc reuses their buffers (the daemon's
-# ``keep_batch_buffers``): measured on a 2-core EPYC, 16 at 256 is 8-13 % faster per
-# frame than 8; at 512, 16 (50 MB) was slower without that allocator setting.
-DEFAULT_CHUNK: Final[dict[int, int]] = {256: 16, 512: 8}
+# Frames per inner step by output size. Each chunk pays a fixed cost of small ops (lids,
+# lips, mouth: ~1.5 ms with a talking mapper's motion), so bigger chunks are cheaper per
+# frame, while their intermediates (grids, frames) grow with them: ~30 MB at 256 x 16 and
+# 512 x 4. Measured on a 2-core EPYC (bench/render_speed.py, bench/bridge_concurrency.py):
+# 16 at 256 is 8-13 % faster per frame than 8. 8 at 512 (~60 MB) is no faster alone and
+# slower in the daemon: a lane thread's malloc arena grows in heaps of at most 64 MB, so
+# buffers that size are mapped and unmapped per batch (5x the page faults).
+DEFAULT_CHUNK: Final[dict[int, int]] = {256: 16, 512: 4}
 U8Frames = npt.NDArray[np.uint8]
 
 _BLINK: Final[tuple[int, int]] = (CH["eyeBlinkRight"], CH["eyeBlinkLeft"])  # image-left eye first

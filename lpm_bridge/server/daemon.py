@@ -89,7 +89,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 def keep_batch_buffers() -> bool:
     """Have glibc keep freed multi-MB tensors for reuse instead of unmapping them.
 
-    Every batch allocates and frees the renderer's chunk buffers (5-25 MB). By default glibc
+    Every batch allocates and frees the renderer's chunk buffers (up to ~30 MB). By default glibc
     serves them with ``mmap`` in the lanes' arenas and hands them back to the kernel on
     ``free``, so every batch page-faults them in again: about 30 000 faults a second at
     16 sessions, 12 % of the daemon's CPU in the kernel zeroing pages. A fixed mmap
