@@ -57,6 +57,24 @@ _GAZE: Final[tuple[tuple[int, int, int, int], ...]] = (
     (CH["eyeLookOutLeft"], CH["eyeLookInLeft"], CH["eyeLookUpLeft"], CH["eyeLookDownLeft"]),
 )
 _EYE_CHANNELS: Final[list[int]] = [*_BLINK, *(c for g in _GAZE for c in g)]
+# The order the renderer keeps an avatar's field-basis rows in: the channels speech moves
+# in every frame first (what a talking-face driver such as our mapper animates, and the
+# mouthClose-jaw feature), then the rest. A talking chunk's rows in use are then a prefix,
+# which the matmul reads in place; gathering them into a copy per avatar cost a batch of
+# many avatars about 3 MB of memory traffic per avatar and frame.
+_SPEECH_CHANNELS: Final[tuple[str, ...]] = (
+    "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft",
+    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthRollLower",
+    "mouthRollUpper", "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft",
+    "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut",
+    "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+)  # fmt: skip
+_FIELD_FIRST: Final[list[int]] = [*(CH[n] for n in _SPEECH_CHANNELS), rig.NUM_FEATURES - 1]
+FIELD_ORDER: Final[list[int]] = _FIELD_FIRST + [
+    i for i in range(rig.NUM_FEATURES) if i not in _FIELD_FIRST
+]
+# A prefix of basis rows is read in place when it holds at most this many unused rows.
+PREFIX_SLACK: Final[int] = 4
 # A fully closed lid stops this fraction of the way to the lower lid (the lash line).
 LID_CLOSURE: Final[float] = 1.0
 # Thickness of the lash line carried by the closing lid, fraction of the eye opening.
@@ -320,7 +338,8 @@ class _DeviceAppearance:
         self.size = app.size
         self.px = 2.0 / (app.size - 1)  # one output pixel in normalised grid units
         self.texture = app.texture.to(d)  # (3, S, S) uint8
-        self.field = app.field.view(app.field.shape[0], -1).to(d)
+        # (F, 2 R R) in FIELD_ORDER: speech channels first (see _add_face_field)
+        self.field = app.field.view(app.field.shape[0], -1)[FIELD_ORDER].contiguous().to(d)
         self.rows = int(app.field.shape[-1])
         x0, y0, step = (float(v) for v in app.field_origin)
         # full-frame normalised position -> field-grid normalised position
@@ -364,13 +383,25 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
     t, n = len(feats), rows.field_rows
     face = torch.empty(t, 2 * n * n, device=cf.device)
     # Read only the basis rows in use (3.6 MB in all): a talking frame moves a handful
-    # of channels, and many-avatar batches read every avatar's rows from memory.
+    # of channels, and many-avatar batches read every avatar's rows from memory. Rows
+    # are kept in FIELD_ORDER: when the rows in use are (nearly) a prefix, as a talking
+    # mapper's are, the matmul reads the prefix in place; otherwise they are gathered.
+    feats = feats[:, FIELD_ORDER]
     used = torch.nonzero(feats.abs().amax(dim=0) > 0).flatten()
-    few = len(used) * 2 < feats.shape[1]
-    f_used = feats[:, used] if few else feats
+    k = int(used[-1]) + 1
+    prefix = k <= len(used) + PREFIX_SLACK
+    few = not prefix and len(used) * 2 < feats.shape[1]
+    if prefix:
+        feats = feats[:, :k]
+    elif few:
+        feats = feats[:, used]
     for sl, a in rows.runs:
-        basis = a.field.index_select(0, used) if few else a.field  # not [used]: 5x slower
-        torch.matmul(f_used[sl], basis, out=face[sl])
+        basis = a.field
+        if prefix:
+            basis = basis[:k]
+        elif few:
+            basis = basis.index_select(0, used)  # not [used]: 5x slower
+        torch.matmul(feats[sl], basis, out=face[sl])
     reach = float((back.abs() * rows.head_extent[:, None, :]).sum(-1).max()) / rows.px + 2.0
     box = rows.field_box
     x0, y0 = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))

@@ -186,6 +186,25 @@ def test_render_batch_mixed_runs_match_single_renders(renderer: Renderer) -> Non
         assert diff.max() <= 1 and diff.mean() < 0.01, (i, diff.max(), diff.mean())
 
 
+def test_field_rows_read_in_place_gathered_or_whole_agree(renderer: Renderer) -> None:
+    """The face-field basis is read three ways by which channels are in use: a prefix in
+    place (speech channels), gathered (a few others), whole (most). Channels at 1e-30 switch
+    the way without moving anything, so the frames must agree."""
+    speech = motion(jawOpen=0.6, mouthFunnel=0.3, mouthPucker=0.2, mouthSmileLeft=0.4, yaw=0.1)
+    gathered, whole = speech.copy(), speech.copy()
+    gathered[ARKIT_NAMES.index("cheekPuff")] = 1e-30
+    whole[: len(ARKIT_NAMES)] = np.maximum(whole[: len(ARKIT_NAMES)], 1e-30)
+    for name in ("mouthRollLower", "mouthRollUpper", "mouthPressLeft", "mouthPressRight",
+                 "mouthLowerDownLeft", "mouthLowerDownRight"):  # fmt: skip
+        whole[ARKIT_NAMES.index(name)] = 0.0  # a gap in the prefix: read whole
+    frames = np.concatenate([_render(renderer, row) for row in (speech, gathered, whole)])
+    for other in frames[1:]:
+        diff = np.abs(other.astype(int) - frames[0].astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-4  # float summation order only
+    puffed = _render(renderer, motion(cheekPuff=1.0))[0]
+    assert np.abs(puffed.astype(int) - astronaut().image.numpy()).max() > 20  # cheekPuff moves
+
+
 def test_render_batch_errors(renderer: Renderer) -> None:
     with pytest.raises(MotionError, match="2 appearances for 1 motion rows"):
         renderer.render_batch([astronaut(), astronaut()], neutral(1))
