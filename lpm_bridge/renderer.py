@@ -24,6 +24,7 @@ tensors, so concurrent calls from several threads are safe.
 
 from __future__ import annotations
 
+import copy
 import math
 import weakref
 from collections.abc import Sequence
@@ -427,12 +428,16 @@ class _Rows:
     def of(apps: list[_DeviceAppearance]) -> _Rows:
         """The rows of ``apps``; for one avatar alone, built once per chunk length (about 60
         small ops a chunk otherwise, a tenth of a streaming chunk's fixed cost)."""
-        first = apps[0]
+        first, t = apps[0], len(apps)
         if any(a is not first for a in apps):
             return _Rows(apps)
-        rows = first.rows_by_len.get(len(apps))
-        if rows is None:  # two threads may both build it: equal and read-only, either wins
-            rows = first.rows_by_len[len(apps)] = _Rows(apps)
+        cached = first.rows_by_len.get(t)
+        if cached is None:  # two threads may both build it: equal and read-only, either wins
+            cached = _Rows(apps)
+            cached.runs = []  # the cache holds no reference to its owner: no cycle to collect
+            first.rows_by_len[t] = cached
+        rows = copy.copy(cached)
+        rows.runs = [(slice(0, t), first)]
         return rows
 
     def __init__(self, apps: list[_DeviceAppearance]) -> None:

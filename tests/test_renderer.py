@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -246,6 +248,22 @@ def test_memory_bounded_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Renderer, "_render_chunk", spy)
     frames = r.render(astronaut(), np.repeat(motion(jawOpen=0.3)[None], 50, axis=0))
     assert frames.shape[0] == 50 and max(seen) == 4 and sum(seen) == 50
+
+
+def test_device_views_freed_with_the_appearance() -> None:
+    """The renderer's per-avatar views go when the avatar does, by reference counting alone
+    (no cycle left for the garbage collector): a daemon deleting avatars gets the memory back."""
+    r = Renderer()
+    app = encode_appearance(mirrored_astronaut_png(), size=256)
+    r.render(app, np.stack([motion(jawOpen=0.4)] * 3))
+    r.render_batch([app, astronaut()], np.stack([motion(), motion(eyeBlinkLeft=1)]))
+    view = weakref.ref(r._device_apps[app])
+    gc.disable()
+    try:
+        del app
+        assert view() is None and len(r._device_apps) == 1  # astronaut() is cached elsewhere
+    finally:
+        gc.enable()
 
 
 def test_thread_safe(renderer: Renderer) -> None:

@@ -122,12 +122,12 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
     def _blocks_inference(self, x: Tensor, keep: int) -> Tensor:
         """``self.blocks(x)[:, -keep:]`` as plain functional ops: (B, L, d) -> (B, keep, d).
 
-        The same maths as the modules, for sampling only, checked against them in the tests.
-        Why: at serving sizes (1-16 sessions of 9-10 tokens) ``nn.TransformerEncoderLayer``
-        spends ~50 us a layer in Python choosing its fast path (0.6-0.9 ms of a batch's 4 ODE
-        steps x 3 layers), and only the chunk tokens' outputs are used: the last layer needs
-        the state tokens' keys and values, not their queries, projections or feed-forward
-        (a fifth of the FLOPs when a session asks for one frame).
+        The same maths as the layers built in ``__init__`` (pre-norm, GELU, no dropout), for
+        sampling only, checked against them in the tests. Why: at serving sizes (1-16 sessions
+        of 9-10 tokens) ``nn.TransformerEncoderLayer`` spends ~50 us a layer in Python choosing
+        its fast path (0.6-0.9 ms of a batch's 4 ODE steps x 3 layers), and only the chunk
+        tokens' outputs are used: the last layer needs the state tokens' keys and values, not
+        their queries, projections or feed-forward (a fifth of the FLOPs for one-frame jobs).
         """
         b, length, d = x.shape
         heads = self.config.n_heads
