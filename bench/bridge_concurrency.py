@@ -43,6 +43,8 @@ async def session(
 ) -> dict[str, float]:
     call = stub.Perform()
     cfg = pb.SessionConfig(sample_rate_hz=SR, size=args.size, seed=k, avatar_id=avatar_id)
+    if args.lookahead_ms is not None:
+        cfg.lookahead_ms = args.lookahead_ms
     await call.write(pb.PerformRequest(config=cfg))
     await call.read()  # started
     pcm = voice(args.seconds, seed=k)
@@ -142,6 +144,7 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "fps": 25,
         "seconds": args.seconds,
         "mode": "burst" if args.burst else "realtime",
+        "lookahead_ms": 40 if args.lookahead_ms is None else args.lookahead_ms,
         "avatars": "distinct" if args.distinct_avatars else "one (default)",
         "playout_delay_ms": None if args.burst else args.playout_delay_ms,
         "all_frames_on_time": all(r["late"] == 0 for r in results),
@@ -174,6 +177,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--playout-delay-ms", type=float, default=150.0)
     p.add_argument("--burst", action="store_true", help="send each line at once (TTS clip)")
+    p.add_argument(
+        "--lookahead-ms", type=int, default=None, help="SessionConfig.lookahead_ms (default 40)"
+    )
     p.add_argument(
         "--distinct-avatars", action="store_true", help="a different registered face per session"
     )
