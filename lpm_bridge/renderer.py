@@ -199,8 +199,8 @@ class Renderer:
         if not apps:
             return
         most = self.chunk or DEFAULT_CHUNK.get(apps[0].size, 1)
-        # Equal chunks (9 rows: 5 + 4, not 8 + 1): each chunk pays a fixed cost of small
-        # ops (~0.8 ms at 256), which a one-row tail chunk would pay for a single frame.
+        # Equal chunks (17 rows: 9 + 8, not 16 + 1): each chunk pays the fixed cost of small
+        # ops (see DEFAULT_CHUNK), which a one-row tail chunk would pay for a single frame.
         chunk = math.ceil(len(m) / math.ceil(len(m) / most))
         on_device: dict[int, _DeviceAppearance] = {}
         for app in apps:
@@ -510,10 +510,10 @@ def _eye_field(
     field is zero outside each eye's own box, and a chunk's fixed cost is mostly the
     number of small ops, which this halves.
     """
-    lids = rows.eyes[:, :, rig.EYE_LID].amax(dim=0).tolist()
+    lid_heights = rows.eyes[:, :, rig.EYE_LID].amax(dim=0).tolist()  # per eye, pixels
     boxes = [
         _box_around(moved[:, eye], lid + 3.0, rows.size)
-        for eye, lid in zip((lm.EYE_RIGHT, lm.EYE_LEFT), lids, strict=True)
+        for eye, lid in zip((lm.EYE_RIGHT, lm.EYE_LEFT), lid_heights, strict=True)
     ]
     eyes = [e for e, (x0, y0, x1, y1) in enumerate(boxes) if x1 > x0 and y1 > y0]
     if not eyes:
