@@ -15,6 +15,11 @@ drawn once from a fixed seed. Cases:
   mapper's motion for the bench voice. A trained mapper moves every active channel a
   little in every frame (lids included), which costs more than the synthetic mix.
 
+JPEG cases render as the daemon does, straight into YCbCr 4:2:0 planes that the encoder
+takes as they are (``Renderer.render_batch_ycbcr420``, ``frames.encode_jpeg_420``);
+``single_rgb`` and ``batch16_rgb`` take the RGB path (``render`` + libjpeg's own colour
+conversion), which the daemon used before and still uses for RGB8/RGBA8 sessions.
+
 Reports the best of ``--repeats`` timed runs, as frames per second of this thread's CPU
 time (``*_fps_cpu``, the one-core figure) and of wall time (``*_fps_wall``), plus the
 resident-memory growth over 4000 more frames after a 1000-frame warm-up, and the size of an
@@ -45,7 +50,7 @@ import torch
 from PIL import Image
 
 from lpm_bridge.appearance import Appearance, default_avatar_image, encode_appearance
-from lpm_bridge.frames import BACKEND, encode_jpeg_batch
+from lpm_bridge.frames import BACKEND, encode_jpeg_420, encode_jpeg_batch
 from lpm_bridge.motion import CH, NUM_CHANNELS, PITCH, ROLL, YAW
 from lpm_bridge.renderer import Renderer
 from lpm_bridge.server.daemon import keep_batch_buffers
@@ -156,7 +161,15 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
     motion = talking_motion(frames)
     mapped = mapper_motion(frames)
 
+    def jpeg(rows: list[Appearance], motion: np.ndarray) -> None:
+        """What the daemon does for JPEG sessions: render to YCbCr 4:2:0, encode the planes."""
+        encode_jpeg_420(renderer.render_batch_ycbcr420(rows, motion))
+
     def single(motion: np.ndarray = motion) -> None:
+        for s in range(0, frames, chunk):
+            jpeg([apps[0]] * len(motion[s : s + chunk]), motion[s : s + chunk])
+
+    def single_rgb(motion: np.ndarray = motion) -> None:
         for s in range(0, frames, chunk):
             encode_jpeg_batch(renderer.render(apps[0], motion[s : s + chunk]))
 
@@ -166,23 +179,28 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
 
     def batch16(motion: np.ndarray = motion) -> None:
         for s in range(0, frames, 16):
+            jpeg(apps, motion[s : s + 16])
+
+    def batch16_rgb(motion: np.ndarray = motion) -> None:
+        for s in range(0, frames, 16):
             encode_jpeg_batch(renderer.render_batch(apps, motion[s : s + 16]))
 
     grouped = [a for a in apps[:4] for _ in range(4)]  # rows grouped per avatar
     sixteen = [a for a in apps for _ in range(frames // 16)]
 
     def batch16x16() -> None:
-        encode_jpeg_batch(renderer.render_batch(sixteen, motion[: len(sixteen)]))
+        jpeg(sixteen, motion[: len(sixteen)])
 
     def batch4x4() -> None:
         for s in range(0, frames, 16):
-            encode_jpeg_batch(renderer.render_batch(grouped, motion[s : s + 16]))
+            jpeg(grouped, motion[s : s + 16])
 
     r: dict[str, float] = {}
     cases = {"single": single, "single_render_only": render_only, "batch16": batch16,
              "batch4x4": batch4x4, "batch16x16": batch16x16,
              "single_mapper": lambda: single(mapped),
-             "batch16_mapper": lambda: batch16(mapped)}  # fmt: skip
+             "batch16_mapper": lambda: batch16(mapped),
+             "single_rgb": single_rgb, "batch16_rgb": batch16_rgb}  # fmt: skip
     for name, (wall, cpu) in _best(cases, repeats).items():
         r[f"{name}_fps_cpu"] = frames / cpu
         r[f"{name}_fps_wall"] = frames / wall

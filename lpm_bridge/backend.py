@@ -1,7 +1,7 @@
 """The model behind the runner: audio performance mapper + renderer + JPEG, as engine.Backend.
 
 The one place the bridge touches the voice (lpm_bridge.mapper, visemes) and face
-(lpm_bridge.renderer, frames) modules. ``motion`` and ``render`` run in the runner's
+(lpm_bridge.renderer, frames) modules. ``motion`` and the render calls run in the runner's
 worker thread; ``motion`` batches every session's chunk into one mapper call.
 """
 
@@ -71,7 +71,18 @@ class LPMBackend:
         out: UInt8Array = self.renderer.render_batch(list(appearances), motion)
         return out
 
-    def encode_jpeg(self, frames: UInt8Array, quality: int) -> list[bytes]:
-        from lpm_bridge.frames import encode_jpeg_batch
+    def render_jpeg(
+        self, appearances: Sequence[Any], motion: FloatArray, quality: Sequence[int]
+    ) -> list[bytes]:
+        from lpm_bridge.frames import encode_jpeg_420
 
-        return list(encode_jpeg_batch(frames, quality))
+        planes = self.renderer.render_batch_ycbcr420(list(appearances), motion)
+        files: list[bytes] = []
+        start = 0
+        while start < len(quality):  # one encoder call per run of one quality
+            end = start + 1
+            while end < len(quality) and quality[end] == quality[start]:
+                end += 1
+            files += encode_jpeg_420(planes[start:end], quality[start])
+            start = end
+        return files

@@ -56,8 +56,12 @@ class Backend(Protocol):
     def render(self, appearances: Sequence[Any], motion: FloatArray) -> UInt8Array:
         """Row b of ``motion (B, 55)`` with ``appearances[b]`` -> ``(B, H, W, 3)`` uint8."""
 
-    def encode_jpeg(self, frames: UInt8Array, quality: int) -> list[bytes]:
-        """``(B, H, W, 3)`` uint8 -> B JPEG files."""
+    def render_jpeg(
+        self, appearances: Sequence[Any], motion: FloatArray, quality: Sequence[int]
+    ) -> list[bytes]:
+        """Row b of ``motion (B, 55)`` with ``appearances[b]`` -> one JPEG of ``quality[b]``.
+
+        Rendered straight into JPEG's colour space: no RGB frame in between."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ class EngineOptions:
 class FrameWorker:
     """The compute of one batch: motion, visemes, render, encode. Runs in a lane's thread.
 
-    One batched mapper call for every job, then one ``render_batch`` per output size.
+    One batched mapper call for every job, then one render call per output size and kind
+    (JPEG frames are rendered to JPEG directly; raw ones as RGB).
     Sessions share no state, so lanes run batches of different sessions in parallel;
     each torch op runs single-threaded (see ``EngineOptions.render_workers``), so the
     cores work without OpenMP's spinning barriers, which collapse when another thread or
@@ -94,28 +99,35 @@ class FrameWorker:
         results = [
             JobResult(motion=m, visemes=self.backend.visemes(m), images=None) for m in motions
         ]
-        by_size: dict[int, list[int]] = {}
+        groups: dict[tuple[int, bool], list[int]] = {}
         for i, job in enumerate(jobs):
-            if job.session.config.encoding is not Encoding.NONE:
-                by_size.setdefault(job.session.config.size, []).append(i)
-        for size, members in by_size.items():
+            cfg = job.session.config
+            if cfg.encoding is not Encoding.NONE:
+                groups.setdefault((cfg.size, cfg.encoding is Encoding.JPEG), []).append(i)
+        for (size, jpeg), members in groups.items():
             appearances = [jobs[i].session.appearance for i in members for _ in range(jobs[i].n)]
-            pictures = self.backend.render(
-                appearances, np.concatenate([motions[i] for i in members])
-            )
+            motion = np.concatenate([motions[i] for i in members])
+            if jpeg:
+                quality = [jobs[i].session.config.jpeg_quality for i in members]
+                files = self.backend.render_jpeg(
+                    appearances, motion, np.repeat(quality, [jobs[i].n for i in members]).tolist()
+                )
+            else:
+                pictures = self.backend.render(appearances, motion)
             offset = 0
             for i in members:
                 n = jobs[i].n
-                results[i].images = self._encode(
-                    pictures[offset : offset + n], jobs[i].session.config
+                results[i].images = (
+                    files[offset : offset + n]
+                    if jpeg
+                    else self._raw(pictures[offset : offset + n], jobs[i].session.config)
                 )
                 results[i].width = results[i].height = size
                 offset += n
         return results
 
-    def _encode(self, pictures: UInt8Array, cfg: SessionConfig) -> list[bytes]:
-        if cfg.encoding is Encoding.JPEG:
-            return self.backend.encode_jpeg(pictures, cfg.jpeg_quality)
+    @staticmethod
+    def _raw(pictures: UInt8Array, cfg: SessionConfig) -> list[bytes]:
         if cfg.encoding is Encoding.RGBA8:
             alpha = np.full((*pictures.shape[:-1], 1), 255, dtype=np.uint8)
             pictures = np.concatenate([pictures, alpha], axis=-1)

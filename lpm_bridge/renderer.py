@@ -17,6 +17,12 @@ Per chunk of frames (``motion: (T, 55) float32``):
 5. one ``grid_sample`` of the portrait, then the mouth interior is composited in the
    region where the inner lips opened beyond the portrait's own opening.
 
+Frames bound for JPEG are rendered in JPEG's own colour space (``render_batch_ycbcr420``):
+the portrait is kept in YCbCr too, luma is sampled at every pixel and chroma once per 2x2
+block (at the block's centre), as a 4:2:0 JPEG stores it. Sampling is linear, so this is
+the same picture the RGB path gives, converted, at half the float work per pixel, and the
+encoder skips its own colour conversion and chroma downsampling.
+
 Intermediates are bounded by a chunk of a few frames, so memory does not grow with the
 number of frames rendered (the returned array aside). A ``Renderer`` holds only read-only
 tensors, so concurrent calls from several threads are safe.
@@ -39,6 +45,7 @@ from lpm_bridge import landmarks as lm
 from lpm_bridge import rig
 from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
 from lpm_bridge.errors import ConfigError, MotionError
+from lpm_bridge.frames import RGB_TO_YCBCR, YCBCR_OFFSET, YCbCr420
 from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
 
 # Frames per inner step by output size. Each chunk pays a fixed cost of small ops (lids,
@@ -158,6 +165,20 @@ class Renderer:
         self._render_rows(apps, m, out)
         return out
 
+    def render_batch_ycbcr420(
+        self, appearances: Sequence[Appearance], motion: npt.ArrayLike | torch.Tensor
+    ) -> YCbCr420:
+        """``render_batch`` in JPEG's colour space (``frames.YCbCr420``), for the encoder.
+
+        The same frames as ``render_batch`` up to 8-bit rounding of the portrait's
+        YCbCr and 4:2:0 chroma (each chroma sample is taken at the centre of its 2x2
+        block, where a JPEG decoder puts it).
+        """
+        apps, m = self._check_batch(appearances, motion)
+        out = YCbCr420.empty(len(m), apps[0].size if apps else 256)
+        self._render_rows(apps, m, out)
+        return out
+
     # ------------------------------------------------------------ internals
 
     def _on_device(self, app: Appearance) -> _DeviceAppearance:
@@ -194,8 +215,11 @@ class Renderer:
         return list(appearances), m
 
     @torch.no_grad()
-    def _render_rows(self, apps: list[Appearance], m: torch.Tensor, out: U8Frames) -> None:
-        """Row ``i`` of ``m: (N, 55)`` with ``apps[i]`` into ``out: (N, S, S, 3)``, chunked."""
+    def _render_rows(
+        self, apps: list[Appearance], m: torch.Tensor, out: U8Frames | YCbCr420
+    ) -> None:
+        """Row ``i`` of ``m: (N, 55)`` with ``apps[i]`` into ``out`` (``(N, S, S, 3)`` RGB or
+        YCbCr 4:2:0 planes), chunked."""
         if not apps:
             return
         most = self.chunk or DEFAULT_CHUNK.get(apps[0].size, 1)
@@ -206,13 +230,17 @@ class Renderer:
         for app in apps:
             if id(app) not in on_device:
                 on_device[id(app)] = self._on_device(app)
+        planar = isinstance(out, YCbCr420)
         for start in range(0, len(m), chunk):
             rows = [on_device[id(a)] for a in apps[start : start + chunk]]
-            frames = self._render_chunk(rows, m[start : start + chunk].to(self.device))
+            frames = self._render_chunk(rows, m[start : start + chunk].to(self.device), planar)
             frames.store(out[start : start + len(rows)])
 
-    def _render_chunk(self, apps: list[_DeviceAppearance], m: torch.Tensor) -> _Frames:
-        """Row ``i`` of ``m: (T, 55)`` with ``apps[i]`` -> ``(T, 3, S, S)`` float frames (+0.5).
+    def _render_chunk(
+        self, apps: list[_DeviceAppearance], m: torch.Tensor, planar: bool = False
+    ) -> _Frames:
+        """Row ``i`` of ``m: (T, 55)`` with ``apps[i]`` -> float frames (+0.5): RGB
+        ``(T, 3, S, S)``, or with ``planar`` Y ``(T, 1, S, S)`` and CbCr ``(T, 2, S/2, S/2)``.
 
         Rows of different appearances are warped together: small tensors are stacked per
         row; the big ones (portrait, head map, field basis) are read per run of rows of
@@ -253,52 +281,139 @@ class Renderer:
         closure = feats[:, CH["mouthClose"]]
         if bool(closure.max() > 0):
             _close_own_lips(rows, closure, lips, grid)
-        img = _sample_texture(rows, grid)
+        # Chroma is sampled once per 2x2 block, at its top-left pixel's position, from a
+        # chroma texture shifted by half a pixel (``texture_ycc``): the block's centre for
+        # a warp that is locally a translation. A strided view, no pass over the grid.
+        chroma_grid = grid[:, ::2, ::2] if planar else None
+        img = _sample_texture(rows, grid, chroma_grid)
         for box, alpha, skin in ((b, al, sk) for b, _, (al, sk) in lids):
-            region = img.region(box)
-            region += alpha[:, None] * (skin[:, :, None, None] + 0.5 - region)
-            img.put(box, region)
+            img.blend(box, alpha, skin[:, :, None, None] + 0.5)
         _paint_mouth(rows, m, lips, img, closure)
         return img
 
 
 class _Frames:
-    """A chunk's sampled frames ``(T, 3, S, S)`` float (+0.5): one tensor per run of rows of
-    one avatar, each its own ``grid_sample`` output.
+    """A chunk's sampled frames (float, +0.5): one entry per run of rows of one avatar, each
+    its own ``grid_sample`` outputs: RGB ``(k, 3, S, S)``, or Y ``(k, 1, S, S)`` and CbCr
+    ``(k, 2, S/2, S/2)`` (planar, JPEG's colour space).
 
     Never concatenated: gathering the runs into one tensor would cost the copy that aten's
     ``out=`` variant makes (about 65 us a frame at 256, 260 at 512). The lid and mouth
-    paints work on small regions gathered across runs and written back.
+    paints (``blend``) work on small regions gathered across runs and written back.
     """
 
-    def __init__(self, parts: list[tuple[slice, torch.Tensor]]) -> None:
+    def __init__(self, parts: list[tuple[slice, torch.Tensor, torch.Tensor | None]]) -> None:
         self.parts = parts
+        self.planar = parts[0][2] is not None
 
     @property
     def device(self) -> torch.device:
         return self.parts[0][1].device
 
-    def region(self, box: tuple[int, int, int, int]) -> torch.Tensor:
-        """Pixels ``box`` of every row: a view for one run, else a copy (``put`` it back)."""
+    def _planes(self, plane: int) -> list[tuple[slice, torch.Tensor]]:
+        """Per run: (rows, plane 0 (RGB or Y) or plane 1 (CbCr))."""
+        out = []
+        for sl, first, chroma in self.parts:
+            t = first if plane == 0 else chroma
+            assert t is not None
+            out.append((sl, t))
+        return out
+
+    def _region(self, plane: int, box: tuple[int, int, int, int]) -> torch.Tensor:
+        """Pixels ``box`` of one plane (0: RGB or Y, 1: CbCr) of every row: a view for one
+        run, else a copy (``_put`` it back)."""
         x0, y0, x1, y1 = box
-        views = [p[:, :, y0:y1, x0:x1] for _, p in self.parts]
+        views = [p[:, :, y0:y1, x0:x1] for _, p in self._planes(plane)]
         return views[0] if len(views) == 1 else torch.cat(views)
 
-    def put(self, box: tuple[int, int, int, int], region: torch.Tensor) -> None:
-        """Write back a region taken with ``region`` (nothing to do for one run: a view)."""
+    def _put(self, plane: int, box: tuple[int, int, int, int], region: torch.Tensor) -> None:
         if len(self.parts) > 1:
             x0, y0, x1, y1 = box
-            for sl, p in self.parts:
+            for sl, p in self._planes(plane):
                 p[:, :, y0:y1, x0:x1] = region[sl]
 
-    def store(self, dst: U8Frames) -> None:
-        """Into ``dst: (T, S, S, 3) uint8``."""
-        for sl, p in self.parts:
-            _store_rgb8(p, dst[sl])
+    def blend(
+        self, box: tuple[int, int, int, int], alpha: torch.Tensor, color: torch.Tensor
+    ) -> None:
+        """``pixels += alpha * (color - pixels)`` in ``box``: ``alpha: (T, h, w)``, RGB
+        ``color: (T, 3, h, w)`` or ``(T, 3, 1, 1)`` (+0.5 convention)."""
+        if not self.planar:
+            region = self._region(0, box)
+            region += alpha[:, None] * (color - region)
+            self._put(0, box, region)
+            return
+        ycc = _to_ycbcr(color)
+        region = self._region(0, box)
+        region += alpha[:, None] * (ycc[:, :1] - region)
+        self._put(0, box, region)
+        # Chroma: the 2x2 blocks the box touches, each blended by its pixels' mean alpha
+        # and mean alpha-weighted colour (zero alpha where the box leaves a block).
+        x0, y0, x1, y1 = box
+        cbox = (x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2)
+        pad = (x0 - 2 * cbox[0], 2 * cbox[2] - x1, y0 - 2 * cbox[1], 2 * cbox[3] - y1)
+        a = alpha[:, None]
+        mixed = _block_mean(F.pad(torch.cat([a, a * ycc[:, 1:]], dim=1), pad))
+        region = self._region(1, cbox)
+        region += mixed[:, 1:] - mixed[:, :1] * region
+        self._put(1, cbox, region)
+
+    def store(self, dst: U8Frames | YCbCr420) -> None:
+        """Into ``dst``: ``(T, S, S, 3) uint8`` RGB, or planes (planar frames)."""
+        for sl, p, c in self.parts:
+            if isinstance(dst, YCbCr420):
+                assert c is not None
+                _store_u8(p[:, 0], dst.y[sl])
+                _store_u8(c, dst.cbcr[sl])
+            else:
+                _store_rgb8(p, dst[sl])
 
 
-def _sample_texture(rows: _Rows, grid: torch.Tensor) -> _Frames:
-    """Bilinear samples ``(T, 3, S, S)`` of each row's own portrait at ``grid: (T, S, S, 2)``.
+def _block_mean(x: torch.Tensor) -> torch.Tensor:
+    """``x: (T, C, 2h, 2w)`` contiguous -> the mean of each 2x2 block, ``(T, C, h, w)``.
+
+    Two adds over views (``avg_pool2d`` is about 10x slower on a CPU)."""
+    t, c, h, w = x.shape
+    rows = x.view(t, c, h // 2, 2, w)
+    pairs = torch.add(rows[:, :, :, 0], rows[:, :, :, 1]).view(t, c, h // 2, w // 2, 2)
+    return torch.add(pairs[..., 0], pairs[..., 1]).mul_(0.25)
+
+
+# RGB_TO_YCBCR and the offset for colours carrying the texture's +0.5 (kept +0.5), per device.
+_YCC: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """``rgb: (T, 3, h, w)`` -> YCbCr ``(T, 3, h, w)``, both carrying the texture's +0.5."""
+    consts = _YCC.get(rgb.device)
+    if consts is None:  # two threads may both build it: equal, either wins
+        m = torch.as_tensor(RGB_TO_YCBCR, device=rgb.device)
+        off = YCBCR_OFFSET + 0.5 - 0.5 * RGB_TO_YCBCR.sum(1)
+        consts = _YCC[rgb.device] = (m, torch.as_tensor(off, device=rgb.device).view(3, 1, 1))
+    m, off = consts
+    t, _, h, w = rgb.shape
+    out = torch.matmul(m, rgb.reshape(t, 3, h * w)).view(t, 3, h, w)
+    return out.add_(off)
+
+
+def _texture_ycbcr(texture: torch.Tensor) -> torch.Tensor:
+    """``texture: (3, S, S) uint8`` RGB -> YCbCr (JFIF) ``(3, S, S) uint8`` for 4:2:0 output.
+
+    Chroma is shifted by half a pixel right and down (each texel the mean of a 2x2 block,
+    edges repeated): sampled at a block's top-left pixel it gives the block's centre,
+    where a JPEG decoder puts its chroma sample.
+    """
+    m = torch.as_tensor(RGB_TO_YCBCR, device=texture.device)
+    ycc = torch.einsum("ij,jhw->ihw", m, texture.float())
+    ycc += torch.as_tensor(YCBCR_OFFSET, device=texture.device)[:, None, None]
+    c = F.pad(ycc[None, 1:], (0, 1, 0, 1), mode="replicate")[0]
+    ycc[1:] = (c[:, :-1, :-1] + c[:, 1:, :-1] + c[:, :-1, 1:] + c[:, 1:, 1:]) / 4
+    return ycc.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _sample_texture(rows: _Rows, grid: torch.Tensor, chroma_grid: torch.Tensor | None) -> _Frames:
+    """Bilinear samples of each row's own portrait at ``grid: (T, S, S, 2)``: RGB
+    ``(T, 3, S, S)``, or (``chroma_grid: (T, S/2, S/2, 2)`` given) Y at ``grid`` and CbCr
+    at ``chroma_grid``.
 
     Per run of rows of one avatar: its uint8 portrait is converted into one small float
     buffer (+0.5, so the final float -> uint8 truncation rounds to nearest), which stays
@@ -307,14 +422,38 @@ def _sample_texture(rows: _Rows, grid: torch.Tensor) -> _Frames:
     avatar's speed per frame.
     """
     buf = torch.empty(3, rows.size, rows.size, device=grid.device)
-    parts = []
+    parts: list[tuple[slice, torch.Tensor, torch.Tensor | None]] = []
     for sl, a in rows.runs:
-        torch.add(a.texture, 0.5, out=buf)
-        tex = buf.expand(sl.stop - sl.start, -1, -1, -1)
+        k = sl.stop - sl.start
         # Done before the next run overwrites ``buf`` (in stream order on a GPU too).
-        img = F.grid_sample(tex, grid[sl], "bilinear", "border", align_corners=True)
-        parts.append((sl, img))
+        if chroma_grid is None:
+            torch.add(a.texture, 0.5, out=buf)
+            img = F.grid_sample(
+                buf.expand(k, -1, -1, -1), grid[sl], "bilinear", "border", align_corners=True
+            )
+            parts.append((sl, img, None))
+        else:
+            torch.add(a.texture_ycc, 0.5, out=buf)
+            y = F.grid_sample(
+                buf[:1].expand(k, -1, -1, -1), grid[sl], "bilinear", "border", align_corners=True
+            )
+            c = F.grid_sample(
+                buf[1:].expand(k, -1, -1, -1),
+                chroma_grid[sl],
+                "bilinear",
+                "border",
+                align_corners=True,
+            )
+            parts.append((sl, y, c))
     return _Frames(parts)
+
+
+def _store_u8(img: torch.Tensor, dst: npt.NDArray[np.uint8]) -> None:
+    """Float planes (carrying +0.5) -> ``dst`` uint8 of the same shape (see _store_rgb8)."""
+    if img.device.type == "cpu":
+        np.copyto(dst, img.numpy(), casting="unsafe")
+    else:
+        torch.from_numpy(dst).copy_(img.to(torch.uint8).cpu())
 
 
 def _store_rgb8(img: torch.Tensor, dst: U8Frames) -> None:
@@ -339,6 +478,7 @@ class _DeviceAppearance:
         self.size = app.size
         self.px = 2.0 / (app.size - 1)  # one output pixel in normalised grid units
         self.texture = app.texture.to(d)  # (3, S, S) uint8
+        self.texture_ycc = _texture_ycbcr(self.texture)  # the same in JPEG's YCbCr
         # (F, 2 R R) in FIELD_ORDER: speech channels first (see _add_face_field)
         self.field = app.field.view(app.field.shape[0], -1)[FIELD_ORDER].contiguous().to(d)
         self.rows = int(app.field.shape[-1])
@@ -645,10 +785,7 @@ def _paint_mouth(
     bottom = ys3[2 * t :]
     top, bottom = top[:, None, :], bottom[:, None, :]
     alpha = (ys - top).clamp(0, 1) * (bottom - ys).clamp(0, 1) * valid[:, None, :]
-    color = _mouth_color(a, m, xs, ys, top, bottom, upper)
-    region = img.region((x0, y0, x1, y1))
-    region += alpha[:, None] * (color - region)
-    img.put((x0, y0, x1, y1), region)
+    img.blend((x0, y0, x1, y1), alpha, _mouth_color(a, m, xs, ys, top, bottom, upper))
 
 
 def _mouth_color(

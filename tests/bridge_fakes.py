@@ -95,8 +95,10 @@ class FakeBackend:
         out[..., 0] = (motion[:, CH["jawOpen"]] * 255).astype(np.uint8)[:, None, None]
         return out
 
-    def encode_jpeg(self, frames: np.ndarray, quality: int) -> list[bytes]:
-        return [b"JPEG" + f.tobytes()[:4] for f in frames]
+    def render_jpeg(
+        self, appearances: Sequence[Any], motion: np.ndarray, quality: Sequence[int]
+    ) -> list[bytes]:
+        return [b"JPEG" + f.tobytes()[:4] for f in self.render(appearances, motion)]
 
 
 def make_session(

@@ -15,6 +15,7 @@ from face_helpers import astronaut, mirrored_astronaut_png, motion, redetect, re
 from lpm_bridge import landmarks as lm
 from lpm_bridge.appearance import encode_appearance
 from lpm_bridge.errors import ConfigError, MotionError
+from lpm_bridge.frames import RGB_TO_YCBCR, YCBCR_OFFSET
 from lpm_bridge.motion import ARKIT_NAMES, NUM_CHANNELS, neutral
 from lpm_bridge.renderer import Renderer, psnr
 
@@ -207,6 +208,37 @@ def test_field_rows_read_in_place_gathered_or_whole_agree(renderer: Renderer) ->
     assert np.abs(puffed.astype(int) - astronaut().image.numpy()).max() > 20  # cheekPuff moves
 
 
+@pytest.mark.parametrize("size", [256, 512])
+def test_ycbcr420_frames_are_the_rgb_frames_in_jpeg_colour_space(
+    renderer: Renderer, size: int
+) -> None:
+    """The JPEG path (luma per pixel, chroma per 2x2 block) draws what the RGB path draws:
+    every paint active (lids, mouth interior, tongue, own lips sealed), head turns, and
+    runs of two avatars in one batch."""
+    two = [astronaut(size), encode_appearance(mirrored_astronaut_png(), size=size)]
+    rows = np.stack(
+        [
+            motion(),
+            motion(jawOpen=1.0, eyeBlinkLeft=1.0, eyeBlinkRight=0.6),
+            motion(mouthClose=1.0, yaw=0.2),
+            motion(jawOpen=0.7, tongueOut=1.0, pitch=-0.2, eyeLookUpLeft=1.0),
+        ]
+    )
+    apps = [two[0], two[0], two[1], two[1]]
+    rgb = renderer.render_batch(apps, rows)
+    planes = renderer.render_batch_ycbcr420(apps, rows)
+    assert planes.y.shape == (4, size, size) and planes.cbcr.shape == (4, 2, size // 2, size // 2)
+    ycc = np.einsum("ij,thwj->tihw", RGB_TO_YCBCR, rgb.astype(np.float32))
+    ycc += YCBCR_OFFSET[None, :, None, None]
+    assert np.abs(ycc[:, 0] - planes.y).max() <= 2.0  # 8-bit rounding, twice
+    blocks = ycc[:, 1:].reshape(4, 2, size // 2, 2, size // 2, 2).mean(axis=(3, 5))
+    dc = np.abs(blocks - planes.cbcr)
+    # Only where the warp is sharp within a block (lid and lip edges) may one differ.
+    assert dc.mean() <= 0.5 and np.percentile(dc, 99.9) <= 3.0
+    assert np.array_equal(rgb[0], astronaut(size).image.numpy())
+    assert psnr(planes[0:1].to_rgb()[0], rgb[0]) >= 35.0  # neutral: the portrait, 4:2:0
+
+
 def test_render_batch_errors(renderer: Renderer) -> None:
     with pytest.raises(MotionError, match="2 appearances for 1 motion rows"):
         renderer.render_batch([astronaut(), astronaut()], neutral(1))
@@ -241,13 +273,15 @@ def test_memory_bounded_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
     inner = Renderer._render_chunk
 
-    def spy(self: Renderer, a: object, m: torch.Tensor) -> torch.Tensor:
+    def spy(self: Renderer, a: object, m: torch.Tensor, planar: bool = False) -> torch.Tensor:
         seen.append(len(m))
-        return inner(self, a, m)  # type: ignore[arg-type]
+        return inner(self, a, m, planar)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Renderer, "_render_chunk", spy)
     frames = r.render(astronaut(), np.repeat(motion(jawOpen=0.3)[None], 50, axis=0))
     assert frames.shape[0] == 50 and max(seen) == 4 and sum(seen) == 50
+    planes = r.render_batch_ycbcr420([astronaut()] * 9, np.repeat(motion()[None], 9, axis=0))
+    assert len(planes) == 9 and max(seen) == 4 and sum(seen) == 59
 
 
 def test_device_views_freed_with_the_appearance() -> None:
