@@ -402,9 +402,7 @@ def _texture_ycbcr(texture: torch.Tensor) -> torch.Tensor:
     edges repeated): sampled at a block's top-left pixel it gives the block's centre,
     where a JPEG decoder puts its chroma sample.
     """
-    m = torch.as_tensor(RGB_TO_YCBCR, device=texture.device)
-    ycc = torch.einsum("ij,jhw->ihw", m, texture.float())
-    ycc += torch.as_tensor(YCBCR_OFFSET, device=texture.device)[:, None, None]
+    ycc = _to_ycbcr(texture.float()[None] + 0.5)[0] - 0.5  # _to_ycbcr keeps the +0.5
     c = F.pad(ycc[None, 1:], (0, 1, 0, 1), mode="replicate")[0]
     ycc[1:] = (c[:, :-1, :-1] + c[:, 1:, :-1] + c[:, :-1, 1:] + c[:, 1:, 1:]) / 4
     return ycc.round_().clamp_(0, 255).to(torch.uint8)
