@@ -94,7 +94,7 @@ class FrameWorker:
         self.backend = backend
 
     def compute(self, jobs: Sequence[Job]) -> list[JobResult]:
-        """Motion for every job in one mapper call, then pictures per output size."""
+        """Motion for every job in one mapper call, then pictures per output size and kind."""
         motions = self.backend.motion(jobs)
         results = [
             JobResult(motion=m, visemes=self.backend.visemes(m), images=None) for m in motions
@@ -108,10 +108,10 @@ class FrameWorker:
             appearances = [jobs[i].session.appearance for i in members for _ in range(jobs[i].n)]
             motion = np.concatenate([motions[i] for i in members])
             if jpeg:
-                quality = [jobs[i].session.config.jpeg_quality for i in members]
-                files = self.backend.render_jpeg(
-                    appearances, motion, np.repeat(quality, [jobs[i].n for i in members]).tolist()
-                )
+                quality = [
+                    jobs[i].session.config.jpeg_quality for i in members for _ in range(jobs[i].n)
+                ]
+                files = self.backend.render_jpeg(appearances, motion, quality)
             else:
                 pictures = self.backend.render(appearances, motion)
             offset = 0
