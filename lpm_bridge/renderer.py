@@ -81,6 +81,9 @@ _FIELD_FIRST: Final[list[int]] = [*(CH[n] for n in _SPEECH_CHANNELS), rig.NUM_FE
 FIELD_ORDER: Final[list[int]] = _FIELD_FIRST + [
     i for i in range(rig.NUM_FEATURES) if i not in _FIELD_FIRST
 ]
+# Runs of at most this many rows of one avatar get their head warp one addmm a row; longer
+# runs one baddbmm (as fast per row there, and fewer calls).
+_ADDMM_ROWS: Final[int] = 4
 # A prefix of basis rows is read in place when it holds at most this many unused rows.
 PREFIX_SLACK: Final[int] = 4
 # A fully closed lid stops this fraction of the way to the lower lid (the lash line).
@@ -259,8 +262,17 @@ class Renderer:
             flat = base.view(2, s * s)
             for sl, a in rows.runs:
                 k = sl.stop - sl.start
-                head = a.head.view(3, s * s).expand(k, 3, s * s)
-                torch.baddbmm(flat.expand(k, 2, s * s), back[sl], head, out=cf[sl])
+                head = a.head.view(3, s * s)
+                if k <= _ADDMM_ROWS:
+                    # A short run (a live session's frame or two): one addmm a row. baddbmm
+                    # first copies the expanded identity into its output, which for one row
+                    # costs more than the product (146 vs 65 us a row at 256).
+                    for i in range(sl.start, sl.stop):
+                        torch.addmm(flat, back[i], head, out=cf[i])
+                else:
+                    torch.baddbmm(
+                        flat.expand(k, 2, s * s), back[sl], head.expand(k, 3, s * s), out=cf[sl]
+                    )
             cf = cf.view(t, 2, s, s)
         else:
             cf = base.expand(t, 2, s, s).clone()
@@ -273,9 +285,9 @@ class Renderer:
         if bool(m[:, _EYE_CHANNELS].abs().max() > 0):
             moved = rows.landmarks + torch.bmm(feats[:, None], rows.landmark_basis).view(t, -1, 2)
             moved = moved + torch.bmm(fwd, rows.head_landmarks).transpose(1, 2)
-            lids = _eye_field(rows, m, grid, moved)
+            lids = _eye_field(rows, m, cf, moved)
         for (x0, y0, x1, y1), delta, _ in lids:
-            grid[:, y0:y1, x0:x1] += delta  # eyelids: full resolution, after the face field
+            cf[:, :, y0:y1, x0:x1] += delta  # eyelids: full resolution, after the face field
         lips = rows.lips + torch.bmm(feats[:, None], rows.lip_basis).view(t, 2, -1, 2)
         lips = lips + torch.bmm(fwd, rows.head_lips).transpose(1, 2).view(t, 2, -1, 2)
         closure = feats[:, CH["mouthClose"]]
@@ -546,11 +558,18 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
     x0, y0 = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
     x1, y1 = min(rows.size, int(box[2] + reach) + 1), min(rows.size, int(box[3] + reach) + 1)
     region = cf[:, :, y0:y1, x0:x1]
-    fgrid = torch.empty(t, y1 - y0, x1 - x0, 2, device=cf.device)
-    torch.mul(region.permute(0, 2, 3, 1), rows.field_scale, out=fgrid)
+    # The field-grid positions channels-first, handed to grid_sample as a channels-last
+    # view: computing them straight into a channels-last tensor makes the multiply write
+    # with a stride of 2 and read two planes at once, ~17x slower (0.15 ms a frame at 256).
+    fgrid = torch.empty(t, 2, y1 - y0, x1 - x0, device=cf.device)
+    torch.mul(region, rows.field_scale, out=fgrid)
     fgrid += rows.field_offset
     region += F.grid_sample(
-        face.view(t, 2, n, n), fgrid, mode="bilinear", padding_mode="zeros", align_corners=True
+        face.view(t, 2, n, n),
+        fgrid.permute(0, 2, 3, 1),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=True,
     )
 
 
@@ -598,7 +617,7 @@ class _Rows:
                 return x.expand(t, *x.shape)
             return torch.stack([getattr(a, name) for a in apps])
 
-        self.field_offset = per_row("field_offset")[:, None, None, :]  # (T, 1, 1, 2)
+        self.field_offset = per_row("field_offset")[:, :, None, None]  # (T, 2, 1, 1)
         boxes = torch.tensor([a.field_box for a in apps])
         self.field_box = (*boxes[:, :2].amin(0).tolist(), *boxes[:, 2:].amax(0).tolist())
         self.head_extent = per_row("head_extent")  # (T, 3)
@@ -626,7 +645,7 @@ def _box_around(points: torch.Tensor, margin: float, size: int) -> tuple[int, in
     return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
-# (box x0, y0, x1, y1; grid delta (T, rows, cols, 2); (alpha (T, rows, cols), skin (T, 3)))
+# (box x0, y0, x1, y1; grid delta (T, 2, rows, cols); (alpha (T, rows, cols), skin (T, 3)))
 _LidPaint = tuple[tuple[int, int, int, int], torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 # How much of the stretched lid is repainted with the avatar's lid skin colour: the
 # stretched lid crease and eye shadow otherwise read as a smudge.
@@ -634,9 +653,10 @@ LID_SKIN: Final[float] = 0.55
 
 
 def _eye_field(
-    rows: _Rows, m: torch.Tensor, grid: torch.Tensor, moved: torch.Tensor
+    rows: _Rows, m: torch.Tensor, cf: torch.Tensor, moved: torch.Tensor
 ) -> list[_LidPaint]:
-    """Sliding-eyelid and gaze displacement for each eye box, from ``grid: (T, S, S, 2)``.
+    """Sliding-eyelid and gaze displacement for each eye box, from the grid ``cf: (T, 2, S, S)``
+    (channels-first: x and y planes are read and written as rows, not interleaved pairs).
 
     The lid is an occluding edge: above the moving lid line the output samples lid skin
     stretched down from above the eye (lashes carried unstretched at its edge); below it
@@ -661,11 +681,11 @@ def _eye_field(
     # Grow each box to (w, h), staying inside the frame (a frame is larger than any eye).
     origins = [(min(x0, rows.size - w), min(y0, rows.size - h)) for x0, y0, _, _ in boxes]
     grown = [(x0, y0, x0 + w, y0 + h) for x0, y0 in origins]
-    pos = torch.stack([grid[:, b[1] : b[3], b[0] : b[2]] for b in (grown[e] for e in eyes)], 1)
-    pos = (pos + 1.0) / rows.px  # (T, E, h, w, 2) source pixels
+    pos = torch.stack([cf[:, :, b[1] : b[3], b[0] : b[2]] for b in (grown[e] for e in eyes)], 1)
+    pos = (pos + 1.0) / rows.px  # (T, E, 2, h, w) source pixels
     p = rows.eyes[:, eyes]  # (T, E, EYE_PARAMS)
     cx, cy, ux, uy, half, h_up, h_lo, lid = (p[:, :, i, None, None] for i in range(8))
-    px, py = pos[..., 0] - cx, pos[..., 1] - cy
+    px, py = pos[:, :, 0] - cx, pos[:, :, 1] - cy
     u = (px * ux + py * uy) / half
     v = px * uy - py * ux  # along the on-screen "up" of the eye axis
     prof = (1 - u * u).clamp_min(0)
@@ -686,7 +706,7 @@ def _eye_field(
     gx = (gz[:, :, 0] - gz[:, :, 1]) * GAZE_X * half
     gy = (gz[:, :, 3] - gz[:, :, 2]) * GAZE_Y * h_up
     win = prof * prof * ((v - vl) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
-    delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=-1) * rows.px
+    delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=2) * rows.px
     # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
     feather = 1.5 * rows.size / 256  # pixels
     covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
