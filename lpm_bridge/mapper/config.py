@@ -63,6 +63,7 @@ class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
         eye_temperature: float = 1.0,
         eye_temperature_by_fps: dict[str, float] | None = None,
         solver: str = "euler",
+        state_prefix: bool = False,
         **kwargs: Any,
     ) -> None:
         self.n_mels = n_mels
@@ -94,6 +95,11 @@ class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
         self.eye_temperature_by_fps = dict(eye_temperature_by_fps or {})
         # Default ODE method of streams built on this checkpoint ("euler", "midpoint", "heun").
         self.solver = solver
+        # The state tokens form a prefix that sees neither the flow time nor the chunk: their
+        # keys and values are computed once per chunk and reused by every ODE step (each step
+        # then runs only the chunk's tokens). False: the original design (checkpoints that
+        # predate the flag), where the state tokens carry the flow time and see the chunk.
+        self.state_prefix = state_prefix
         super().__init__(**kwargs)
 
     def eye_temperature_at(self, fps: int) -> float:

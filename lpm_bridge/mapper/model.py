@@ -5,8 +5,14 @@ chunk (a per-frame log-mel window with bounded lookahead) and the latent state b
 motion frames), it predicts the flow-matching velocity. The conditions are encoded once per chunk
 (``encode_condition``); each ODE step then runs only ``velocity``: a small pre-norm transformer
 over ``[8 state tokens (4 frames each) ; n chunk tokens]``. All motion here is in the normalised
-space of the
-config's active channels (``MotionMapperConfig.motion_mean`` / ``motion_std``).
+space of the config's active channels (``MotionMapperConfig.motion_mean`` / ``motion_std``).
+
+With ``config.state_prefix`` (the shipped checkpoint) the state tokens are a prefix: they attend
+only to each other and carry no flow time, so they are the same at every ODE step. Sampling then
+runs them through the layers once per chunk, in ``encode_condition``, keeping each layer's keys
+and values; an ODE step runs only the chunk's own tokens (one per frame), which attend to those
+cached keys and values and to each other. For one-frame chunks, what live sessions ask for, a
+step costs a ninth of the tokens.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from transformers import PreTrainedModel
 from lpm_bridge.mapper.config import MotionMapperConfig
 
 TIME_FREQS: Final[int] = 16  # sinusoidal features of the flow time t in [0, 1]
+_TEMB_CACHE: Final[int] = 512  # flow-time embeddings kept for sampling (see _time_embedding)
 INIT_STD: Final[float] = 0.02
 
 
@@ -30,8 +37,11 @@ INIT_STD: Final[float] = 0.02
 class ChunkCondition:
     """What a chunk is conditioned on, encoded once and reused by every ODE step."""
 
-    audio: Tensor  # (B, n, d): per-frame audio tokens, lookahead and fps folded in
+    audio: Tensor  # (B, n, d): per-frame audio tokens, lookahead, fps and position folded in
     state: Tensor  # (B, S / state_patch, d): state-buffer tokens
+    # Per layer, the state tokens' (keys, values), each (B, heads, S / state_patch, d / heads):
+    # sampling with ``config.state_prefix`` only (they do not change across ODE steps).
+    state_kv: tuple[tuple[Tensor, Tensor], ...] | None = None
 
 
 def time_features(t: Tensor) -> Tensor:
@@ -73,6 +83,8 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
         self.blocks = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, dim)
+        # Sampling's flow-time embeddings by (t, dtype, device); see _time_embedding.
+        self._temb: dict[tuple[Any, ...], Tensor] = {}
         self.post_init()  # type: ignore[no-untyped-call]
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -102,22 +114,100 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
         audio = audio * visible[:, None, :, None].to(audio.dtype)
         tokens = self.audio_enc(audio.reshape(b, n, -1))  # (B, n, d)
         tokens = tokens + (self.lookahead_emb(lookahead) + self.fps_emb(fps_index))[:, None, :]
+        tokens = tokens + self.chunk_pos[None, :n]  # once here, not at every ODE step
         patches = state.reshape(b, -1, state.shape[-1] * self.config.state_patch)  # (B, S/p, p D)
         state_tokens = self.state_in(patches) + self.state_pos[None]  # (B, S/p, d)
-        return ChunkCondition(audio=tokens, state=state_tokens)
+        kv = None
+        if self.config.state_prefix and not (torch.is_grad_enabled() or self.training):
+            kv = self._prefix_kv(state_tokens)
+        return ChunkCondition(audio=tokens, state=state_tokens, state_kv=kv)
 
     def velocity(self, x_t: Tensor, t: Tensor, cond: ChunkCondition) -> Tensor:
         """(B, n, D) noisy motion at times t (B,) -> (B, n, D) velocity."""
         n = x_t.shape[1]
-        temb = self.time_mlp(time_features(t))[:, None, :]  # (B, 1, d)
-        chunk = self.chunk_in(x_t) + cond.audio + self.chunk_pos[None, :n] + temb
-        seq = torch.cat([cond.state + temb, chunk], dim=1)  # (B, S / p + n, d)
-        if torch.is_grad_enabled() or self.training:
-            h = self.blocks(seq)[:, -n:]
+        temb = self._time_embedding(t)  # (B, 1, d)
+        chunk = self.chunk_in(x_t) + cond.audio + temb
+        if self.config.state_prefix:
+            if cond.state_kv is not None:
+                h = self._chunk_inference(chunk, cond.state_kv)
+            else:
+                seq = torch.cat([cond.state, chunk], dim=1)  # (B, S / p + n, d)
+                h = self.blocks(seq, mask=self._prefix_mask(cond.state.shape[1], n, seq))[:, -n:]
         else:
-            h = self._blocks_inference(seq, n)
+            seq = torch.cat([cond.state + temb, chunk], dim=1)  # (B, S / p + n, d)
+            if torch.is_grad_enabled() or self.training:
+                h = self.blocks(seq)[:, -n:]
+            else:
+                h = self._blocks_inference(seq, n)
         out: Tensor = self.out(self.out_norm(h))  # (B, n, D)
         return out
+
+    def _time_embedding(self, t: Tensor) -> Tensor:
+        """(B,) flow times -> (B, 1, d) embeddings.
+
+        When sampling, every row of an ODE step shares one time, and a solver's grid has few
+        distinct times: the embedding (nine small ops, ~40 us) is computed once per time and
+        kept (at most ``_TEMB_CACHE`` times; a dict read or write is atomic, so lanes in other
+        threads may share it). The key holds the weights' version counters, so weights changed
+        in place (loading, an EMA update) are never served a stale embedding.
+        """
+        first = float(t[0])
+        if torch.is_grad_enabled() or self.training or bool((t != first).any()):
+            full: Tensor = self.time_mlp(time_features(t))
+            return full[:, None, :]
+        key = (first, t.dtype, t.device, *(p._version for p in self.time_mlp.parameters()))
+        emb = self._temb.get(key)
+        if emb is None:
+            if len(self._temb) >= _TEMB_CACHE:
+                self._temb.clear()
+            one: Tensor = self.time_mlp(time_features(t[:1]))
+            emb = self._temb[key] = one[:, None, :]
+        return emb.expand(len(t), 1, emb.shape[-1])
+
+    @staticmethod
+    def _prefix_mask(prefix: int, n: int, like: Tensor) -> Tensor:
+        """(L, L) attention mask, True = hidden: the ``prefix`` state rows see only each other."""
+        mask = torch.zeros(prefix + n, prefix + n, dtype=torch.bool, device=like.device)
+        mask[:prefix, prefix:] = True
+        return mask
+
+    def _prefix_kv(self, x: Tensor) -> tuple[tuple[Tensor, Tensor], ...]:
+        """The state tokens ``x: (B, P, d)`` through every layer on their own (a prefix sees only
+        itself): each layer's keys and values, ``(B, heads, P, d / heads)`` each."""
+        b, length, d = x.shape
+        heads = self.config.n_heads
+        layers = list(self.blocks.layers)
+        kv = []
+        for i, layer in enumerate(layers):
+            attn = layer.self_attn
+            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+            qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
+            q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            kv.append((k, v))
+            if i == len(layers) - 1:  # the last layer's outputs are never read
+                break
+            a = F.scaled_dot_product_attention(q, k, v)
+            x = x + attn.out_proj(a.transpose(1, 2).reshape(b, length, d))
+            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+            x = x + layer.linear2(F.gelu(layer.linear1(h)))
+        return tuple(kv)
+
+    def _chunk_inference(self, x: Tensor, state_kv: tuple[tuple[Tensor, Tensor], ...]) -> Tensor:
+        """The chunk tokens ``x: (B, n, d)`` through the layers, attending to the cached state
+        keys and values and to each other: ``self.blocks`` over ``[state ; chunk]`` with the
+        prefix mask, rows of the chunk only (checked against it in the tests)."""
+        b, n, d = x.shape
+        heads = self.config.n_heads
+        for layer, (ks, vs) in zip(self.blocks.layers, state_kv, strict=True):
+            attn = layer.self_attn
+            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+            qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
+            q, k, v = qkv.view(b, n, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(q, torch.cat([ks, k], 2), torch.cat([vs, v], 2))
+            x = x + attn.out_proj(a.transpose(1, 2).reshape(b, n, d))
+            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+            x = x + layer.linear2(F.gelu(layer.linear1(h)))
+        return x
 
     def _blocks_inference(self, x: Tensor, keep: int) -> Tensor:
         """``self.blocks(x)[:, -keep:]`` as plain functional ops: (B, L, d) -> (B, keep, d).

@@ -42,6 +42,7 @@ def test_shipped_default_loads_offline() -> None:
     model = load_motion_model()
     assert (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size < 8 * 2**20
     assert not model.training
+    assert model.config.state_prefix  # sampling caches the state across ODE steps
 
 
 @pytest.fixture
@@ -120,9 +121,10 @@ def test_eyelid_temperature_follows_the_frame_rate(tmp_path: Path) -> None:
     """60 fps draws eyelid noise 2.4x as often per second as 25: its own temperature keeps
     the blink rate human (docs/performance.md), and only the eyelid channels change."""
     from lpm_bridge.mapper.stream import EYELID_CHANNELS, noise_scale
+    from lpm_bridge.training.train import EYE_TEMPERATURE
 
     shipped = load_motion_model(None).config
-    assert shipped.eye_temperature_at(60) < shipped.eye_temperature_at(25) == 1.25
+    assert shipped.eye_temperature_at(60) < shipped.eye_temperature_at(25) == EYE_TEMPERATURE
     at25, at60 = noise_scale(shipped, 25), noise_scale(shipped, 60)
     eyelids = [c in EYELID_CHANNELS for c in shipped.active_channels]
     assert any(eyelids)

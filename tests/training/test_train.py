@@ -26,9 +26,11 @@ def test_tiny_training_run(tmp_path: Path) -> None:
     assert all(np.isfinite(r["loss"]) for r in log if "loss" in r)
     model = load_motion_model(out)
     assert model.config.mouth_temperature == opts.mouth_temperature
+    assert model.config.state_prefix  # new checkpoints cache the state across ODE steps
     stream = MotionStream(model, 16000)
     stream.push_audio(np.zeros(8000, dtype=np.int16))
     assert stream.generate(4).shape == (4, 55)
     # stage 2 fine-tunes from the stage-1 checkpoint
     out2 = train(replace(opts, out=tmp_path / "ft", minutes=0.05, init=out))
-    assert load_motion_model(out2).config.motion_mean == model.config.motion_mean
+    tuned = load_motion_model(out2)
+    assert tuned.config.motion_mean == model.config.motion_mean and tuned.config.state_prefix
