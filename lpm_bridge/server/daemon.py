@@ -9,6 +9,7 @@ flush, stop the server with a grace period, stop the shared runner.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -107,6 +108,20 @@ def keep_batch_buffers() -> bool:
         return False
 
 
+def freeze_startup_heap() -> int:
+    """Move every object alive after start-up into the collector's permanent generation.
+
+    torch, transformers, grpc and the model leave about a million objects behind, and a full
+    (generation 2) collection walks all of them: 170 ms measured while 16 live sessions
+    streamed, holding the GIL, so every lane and the event loop stop and a wave of frames is
+    late. Frozen objects are never walked again; later full collections see only what the
+    sessions made since (a few ms). Returns the number of objects frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def _build_server(
     lim: ServerLimits, servicer: BridgeServicer
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
@@ -184,6 +199,7 @@ async def serve(
             url = f"ws://{opts.host}:{ws_port}{WS_PATH}"
             print(f"lpm-bridge: websocket gateway on {url}", flush=True)
         engine = await _start_engine(opts, store, backend_factory)
+        freeze_startup_heap()
         servicer.engine = engine
         await set_health(health_pb2.HealthCheckResponse.SERVING)
         print(f"lpm-bridge: serving on {opts.host}:{port} ({engine.backend.name})", flush=True)
