@@ -3,7 +3,8 @@
 The runner has ``lanes``: one on a GPU, one per core on a CPU. Each lane loops on its own:
 it ticks the sessions no lane is computing (queued operations, idle silence), plans a
 batch earliest-deadline-first (a session that is due sooner goes first; each session gets
-at most ``max_chunk`` frames, a batch at most ``max_batch_frames``), computes it in its
+at most ``max_chunk`` frames, a batch at most ``max_batch_frames``, or the shorter
+``live_batch_frames`` when it holds a live session), computes it in its
 own worker thread, off the event loop (one batched mapper call over the batch's sessions,
 one ``render_batch`` per output size over all their frames, then encoding), and delivers
 the results into the sessions' bounded outboxes. A session is in at most one batch at a
@@ -64,6 +65,11 @@ class Backend(Protocol):
         Rendered straight into JPEG's colour space: no RGB frame in between."""
 
 
+# A session with at most this many frames ready is fed live (real-time audio makes its frames
+# ready one or two at a time); one sent ahead of real time has up to max_chunk ready.
+LIVE_READY = 4
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """Scheduling knobs of the shared runner."""
@@ -72,6 +78,10 @@ class EngineOptions:
     # Frames per batch of one lane: bounds a batch's latency. 0: 32 on a CPU (two lanes
     # overlap), 128 on a GPU (one lane; a bigger forward pass costs little more).
     max_batch_frames: int = 0
+    # The same for a batch that holds a live session (one fed at real-time pace, with at
+    # most LIVE_READY frames ready): its frames are shown as soon as they arrive, so they
+    # must not wait for a long batch. 0: 12 on a CPU, max_batch_frames on a GPU.
+    live_batch_frames: int = 0
     # Lanes: threads that each plan, compute (mapper, render, encode; torch ops there run
     # with one intra-op thread each) and deliver their own batches. 0: one per core on a
     # CPU, 1 on a GPU, where a batch should be one forward pass.
@@ -148,6 +158,7 @@ class Engine:
         self._executor: ThreadPoolExecutor | None = None
         self.lanes = 1
         self.batch_frames = 32  # max_batch_frames in effect (set by start)
+        self.live_batch_frames = 12  # live_batch_frames in effect (set by start)
         self._computing = 0  # lanes with a batch in their thread right now
         self.batches = 0  # counters for GetServerInfo / benchmarks
         self.frames = 0
@@ -160,6 +171,9 @@ class Engine:
         on_cpu = self.backend.device == "cpu"
         self.lanes = self.options.render_workers or ((os.cpu_count() or 1) if on_cpu else 1)
         self.batch_frames = self.options.max_batch_frames or (32 if on_cpu else 128)
+        self.live_batch_frames = min(
+            self.batch_frames, self.options.live_batch_frames or (12 if on_cpu else 128)
+        )
         self._executor = ThreadPoolExecutor(self.lanes, thread_name_prefix="lpm-lane")
         for i in range(self.lanes):
             task = asyncio.create_task(self._lane(), name=f"lpm-lane-{i}")
@@ -223,6 +237,11 @@ class Engine:
             if n > 0:
                 wanted.append((session, n))
                 total += n
+        if any(n <= LIVE_READY for _, n in wanted):
+            # A live session's frames are due as their audio arrives; a long batch would
+            # hold them (and those of every session in it) past their time. Sessions sent
+            # ahead of real time (TTS lines) keep the long batches that serve them fastest.
+            cap = self.live_batch_frames
         idle = max(1, self.lanes - self._computing)
         budget = min(cap, math.ceil(total / idle))
         jobs: list[Job] = []

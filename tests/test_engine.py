@@ -170,3 +170,50 @@ async def test_a_failing_batch_fails_its_sessions_and_the_other_lane_goes_on() -
         await engine.aclose()
     for frames in results:
         assert sum(f.speaking for f in frames) == 13
+
+
+async def test_live_sessions_get_short_batches_tts_lines_long_ones() -> None:
+    """A batch that holds a live session (audio at real-time pace, a frame or two ready) is
+    capped at ``live_batch_frames``, so no live frame waits for a long batch; lines sent at
+    once (TTS clips) still go in batches up to ``max_batch_frames``, which serve them fastest."""
+
+    class Slow(FakeBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        def motion(self, jobs: Sequence[Job]) -> list[np.ndarray]:
+            self.sizes.append(sum(job.n for job in jobs))
+            time.sleep(0.03)  # a slow model: frames pile up while a batch computes
+            return super().motion(jobs)
+
+    backend = Slow()
+    options = EngineOptions(
+        max_chunk=8, max_batch_frames=24, live_batch_frames=6, render_workers=1, tick_s=0.005
+    )
+    engine = Engine(backend, options)
+    await engine.start()
+    try:
+        lines = [open_session(engine, backend, encoding=Encoding.NONE) for _ in range(4)]
+        await speak(lines, 16000)
+        await asyncio.wait_for(asyncio.gather(*(collect(s) for s in lines)), 20)
+        burst = list(backend.sizes)
+        live = [open_session(engine, backend, encoding=Encoding.NONE) for _ in range(8)]
+        for s in live:
+            await s.start()
+        readers = [asyncio.create_task(collect(s)) for s in live]
+        backend.sizes.clear()
+        for _ in range(40):  # 0.8 s of live audio, 20 ms at a time, every session
+            for s in live:
+                s.push_audio(np.full(320, 500, dtype=np.int16))
+            await asyncio.sleep(0.02)
+        streamed = list(backend.sizes)
+        for s in live:
+            s.finish()
+        await asyncio.wait_for(asyncio.gather(*readers), 20)
+    finally:
+        await engine.aclose()
+    assert max(burst) > 6  # the lines were served in long batches
+    assert len(streamed) >= 10 and max(streamed) <= 6, streamed
+    # ... and the cap bound: eight live sessions behind a 30 ms batch had more ready.
+    assert streamed.count(6) >= 3, streamed

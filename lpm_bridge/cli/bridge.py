@@ -122,6 +122,13 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         default=0,
         help="frames per batch of one lane (default 0: 32 on CPU, 128 on GPU)",
     )
+    p.add_argument(
+        "--live-batch-frames",
+        type=int,
+        default=0,
+        help="frames per batch that holds a live session (default 0: 12 on CPU; GPU: as "
+        "--max-batch-frames)",
+    )
     p.add_argument("--grace", type=float, default=5.0, help="seconds live sessions get on shutdown")
     p.set_defaults(func=_serve)
 
@@ -137,6 +144,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
     if args.max_batch_frames < 0:
         raise ConfigError("--max-batch-frames must be 0 (auto) or more", field="--max-batch-frames")
+    if args.live_batch_frames < 0:
+        raise ConfigError(
+            "--live-batch-frames must be 0 (auto) or more", field="--live-batch-frames"
+        )
     return run(
         ServeOptions(
             host=args.host,
@@ -149,7 +160,9 @@ def _serve(args: argparse.Namespace) -> int:
             grace_s=args.grace,
             limits=ServerLimits(max_sessions=args.max_sessions),
             engine=EngineOptions(
-                max_batch_frames=args.max_batch_frames, render_workers=args.render_workers
+                max_batch_frames=args.max_batch_frames,
+                live_batch_frames=args.live_batch_frames,
+                render_workers=args.render_workers,
             ),
         )
     )
