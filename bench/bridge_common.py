@@ -128,9 +128,16 @@ class ClientGC:
                 "total_ms": round(sum(p), 1)}  # fmt: skip
 
 
-async def send_realtime(call: Any, pcm: np.ndarray, chunk: int, *, end: bool = False) -> None:
-    """Write ``pcm`` to a Perform call in ``chunk``-sample messages at real-time pace."""
-    t0 = now()
+async def send_realtime(
+    call: Any, pcm: np.ndarray, chunk: int, *, end: bool = False, t0: float | None = None
+) -> None:
+    """Write ``pcm`` to a Perform call in ``chunk``-sample messages at real-time pace.
+
+    Chunk ``i`` is due at ``t0 + i * chunk / SR`` (``t0``: the caller's clock origin, else
+    now): a sender that starts late or is held up catches up at once instead of shifting
+    every later chunk, so lateness is measured against the clock the caller plays by.
+    """
+    t0 = now() if t0 is None else t0
     for i, off in enumerate(range(0, len(pcm), chunk)):
         await asyncio.sleep(max(0.0, t0 + i * chunk / SR - now()))
         await call.write(

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 
 import grpc
 import numpy as np
@@ -39,7 +40,7 @@ from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
 
 
 async def session(
-    stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int, avatar_id: str
+    stub: pb_grpc.BridgeStub, args: argparse.Namespace, k: int, avatar_id: str, pcm: np.ndarray
 ) -> dict[str, float]:
     call = stub.Perform()
     cfg = pb.SessionConfig(sample_rate_hz=SR, size=args.size, seed=k, avatar_id=avatar_id)
@@ -47,16 +48,17 @@ async def session(
         cfg.lookahead_ms = args.lookahead_ms
     await call.write(pb.PerformRequest(config=cfg))
     await call.read()  # started
-    pcm = voice(args.seconds, seed=k)
     chunk = SR * 20 // 1000
     delay = args.playout_delay_ms / 1000
 
-    await asyncio.sleep(k * 0.02 % 0.04)  # sessions do not start in lock-step
+    # NPC lines start at unrelated moments: the sessions' starts are spread evenly over one
+    # frame period (0, 2.5, 5, ... ms for 16), so their frames fall due at different times.
+    await asyncio.sleep(k / args.sessions / 25)
     t_first = now()
     if args.burst:
         sender = asyncio.create_task(send_at_once(call, pcm))
     else:
-        sender = asyncio.create_task(send_realtime(call, pcm, chunk, end=True))
+        sender = asyncio.create_task(send_realtime(call, pcm, chunk, end=True, t0=t_first))
     start_pts, late, frames, worst = None, 0, 0, -1e9
     t_play = 0.0
     arrivals: list[tuple[float, int]] = []
@@ -101,6 +103,21 @@ async def session(
     }
 
 
+async def client_loop_lag() -> dict[str, float]:
+    """Until cancelled: how late this event loop wakes from 5 ms sleeps (max, p99, and the
+    number of wake-ups more than 20 ms late); returned on cancellation."""
+    late: list[float] = []
+    try:
+        while True:
+            t = now()
+            await asyncio.sleep(0.005)
+            late.append((now() - t - 0.005) * 1000)
+    except asyncio.CancelledError:
+        arr = np.asarray(late or [0.0])
+        return {"max": round(float(arr.max()), 1), "p99": round(float(np.percentile(arr, 99)), 1),
+                "over_20ms": int((arr > 20).sum())}  # fmt: skip
+
+
 def lag_stats(results: list[dict[str, object]]) -> tuple[dict[str, float], list[dict[str, float]]]:
     """Lag (ms) percentiles over every frame of every session, and per second of the line (by
     pts): median and worst lag and late frames. The percentiles are steadier from run to run
@@ -131,10 +148,19 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
             for k, image in enumerate(portraits(args.sessions)):
                 avatar = await stub.RegisterAvatar(pb.RegisterAvatarRequest(portrait_image=image))
                 ids[k] = avatar.id
+        # Every line is synthesised before the clock runs: making one on the event loop while
+        # other sessions stream held their senders up by up to ~250 ms.
+        lines = [voice(args.seconds, seed=k) for k in range(args.sessions)]
         client_gc.start()
+        loop_lag = asyncio.create_task(client_loop_lag())
+        cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), now()
         results = await asyncio.gather(
-            *(session(stub, args, k, ids[k]) for k in range(args.sessions))
+            *(session(stub, args, k, ids[k], lines[k]) for k in range(args.sessions))
         )
+        cpu1, wall = resource.getrusage(resource.RUSAGE_SELF), now() - t0
+        client_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+        loop_lag.cancel()
+        lags = await asyncio.gather(loop_lag, return_exceptions=True)
     percentiles, by_second = lag_stats(results)
     return {
         "bench": "bridge_concurrency",
@@ -167,6 +193,12 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "lag_by_second": by_second,
         "cpus": os.cpu_count(),
         "client_gc": client_gc.report(),
+        # The load generator's own share of the two cores, and how late its event loop woke
+        # (a late loop delays its audio and its arrival stamps, charged to the daemon here).
+        "client": {
+            "cores": round(client_cpu / wall, 2),
+            "loop_lag_ms": lags[0] if isinstance(lags[0], dict) else None,
+        },
     }
 
 

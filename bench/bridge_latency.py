@@ -32,7 +32,7 @@ async def trial(stub: pb_grpc.BridgeStub, chunk_ms: int) -> float:
     chunk = SR * chunk_ms // 1000
 
     t_first = now()
-    sender = asyncio.create_task(send_realtime(call, pcm, chunk))
+    sender = asyncio.create_task(send_realtime(call, pcm, chunk, t0=t_first))
     while True:
         msg = await call.read()
         if msg.WhichOneof("response") == "frame" and msg.frame.speaking:
