@@ -217,6 +217,10 @@ async def serve(
             await engine.aclose()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        # Hand the frozen objects back to the collector: objects kept only by cycles (a
+        # warm-up session's resampler among them) are then finalised at exit, not reported
+        # as leaked by the extension modules that own them.
+        gc.unfreeze()
         print("lpm-bridge: stopped", flush=True)
 
 
