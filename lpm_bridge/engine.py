@@ -26,7 +26,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -67,7 +67,7 @@ class Backend(Protocol):
 
 # A session with at most this many frames ready is fed live (real-time audio makes its frames
 # ready one or two at a time); one sent ahead of real time has up to max_chunk ready.
-LIVE_READY = 4
+LIVE_READY: Final[int] = 4
 
 
 @dataclass(frozen=True)

@@ -560,7 +560,7 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
     region = cf[:, :, y0:y1, x0:x1]
     # The field-grid positions channels-first, handed to grid_sample as a channels-last
     # view: computing them straight into a channels-last tensor makes the multiply write
-    # with a stride of 2 and read two planes at once, ~17x slower (0.15 ms a frame at 256).
+    # with a stride of 2 and read two planes at once: 938 vs 54 us for 6 frames at 256.
     fgrid = torch.empty(t, 2, y1 - y0, x1 - x0, device=cf.device)
     torch.mul(region, rows.field_scale, out=fgrid)
     fgrid += rows.field_offset

@@ -1,7 +1,8 @@
 """The daemon process: ``lpm-bridge serve``.
 
 Start-up: bind the port and serve health (NOT_SERVING) and reflection at once, load the
-model and the built-in avatar off the event loop, warm up, then report SERVING. Shutdown
+model and the built-in avatar off the event loop, warm up, freeze the start-up heap out of
+the garbage collector's reach (``freeze_startup_heap``), then report SERVING. Shutdown
 on SIGTERM/SIGINT: health NOT_SERVING (draining), refuse new sessions, let live sessions
 flush, stop the server with a grace period, stop the shared runner.
 """
@@ -111,11 +112,12 @@ def keep_batch_buffers() -> bool:
 def freeze_startup_heap() -> int:
     """Move every object alive after start-up into the collector's permanent generation.
 
-    torch, transformers, grpc and the model leave about a million objects behind, and a full
+    torch, transformers, grpc and the model leave ~370 000 objects behind, and a full
     (generation 2) collection walks all of them: 170 ms measured while 16 live sessions
     streamed, holding the GIL, so every lane and the event loop stop and a wave of frames is
     late. Frozen objects are never walked again; later full collections see only what the
-    sessions made since (a few ms). Returns the number of objects frozen.
+    sessions made since (0.7 ms measured). ``serve`` unfreezes on shutdown. Returns the
+    number of objects frozen.
     """
     gc.collect()
     gc.freeze()
