@@ -174,40 +174,45 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
     def _prefix_kv(self, x: Tensor) -> tuple[tuple[Tensor, Tensor], ...]:
         """The state tokens ``x: (B, P, d)`` through every layer on their own (a prefix sees only
         itself): each layer's keys and values, ``(B, heads, P, d / heads)`` each."""
-        b, length, d = x.shape
-        heads = self.config.n_heads
         layers = list(self.blocks.layers)
         kv = []
         for i, layer in enumerate(layers):
-            attn = layer.self_attn
-            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
-            qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
-            q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            q, k, v = self._qkv(layer, x)
             kv.append((k, v))
-            if i == len(layers) - 1:  # the last layer's outputs are never read
-                break
-            a = F.scaled_dot_product_attention(q, k, v)
-            x = x + attn.out_proj(a.transpose(1, 2).reshape(b, length, d))
-            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
-            x = x + layer.linear2(F.gelu(layer.linear1(h)))
+            if i < len(layers) - 1:  # the last layer's outputs are never read
+                x = self._attend(layer, x, q, k, v)
         return tuple(kv)
 
     def _chunk_inference(self, x: Tensor, state_kv: tuple[tuple[Tensor, Tensor], ...]) -> Tensor:
         """The chunk tokens ``x: (B, n, d)`` through the layers, attending to the cached state
         keys and values and to each other: ``self.blocks`` over ``[state ; chunk]`` with the
         prefix mask, rows of the chunk only (checked against it in the tests)."""
-        b, n, d = x.shape
-        heads = self.config.n_heads
         for layer, (ks, vs) in zip(self.blocks.layers, state_kv, strict=True):
-            attn = layer.self_attn
-            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
-            qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
-            q, k, v = qkv.view(b, n, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(q, torch.cat([ks, k], 2), torch.cat([vs, v], 2))
-            x = x + attn.out_proj(a.transpose(1, 2).reshape(b, n, d))
-            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
-            x = x + layer.linear2(F.gelu(layer.linear1(h)))
+            q, k, v = self._qkv(layer, x)
+            x = self._attend(layer, x, q, torch.cat([ks, k], 2), torch.cat([vs, v], 2))
         return x
+
+    def _qkv(self, layer: nn.TransformerEncoderLayer, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values of ``x: (B, L, d)`` in a pre-norm layer: (B, heads, L, dh)."""
+        b, length, d = x.shape
+        attn = layer.self_attn
+        h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+        qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
+        q, k, v = qkv.view(b, length, 3, self.config.n_heads, -1).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    @staticmethod
+    def _attend(
+        layer: nn.TransformerEncoderLayer, x: Tensor, q: Tensor, k: Tensor, v: Tensor
+    ) -> Tensor:
+        """The rest of a pre-norm layer for the rows of ``x: (B, L, d)`` that ``q`` holds:
+        attention over ``k, v``, the residual, the feed-forward block and its residual."""
+        b, length, d = x.shape
+        a = F.scaled_dot_product_attention(q, k, v)  # (B, heads, L, d / heads)
+        x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(b, length, d))
+        h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+        out: Tensor = x + layer.linear2(F.gelu(layer.linear1(h)))
+        return out
 
     def _blocks_inference(self, x: Tensor, keep: int) -> Tensor:
         """``self.blocks(x)[:, -keep:]`` as plain functional ops: (B, L, d) -> (B, keep, d).
@@ -219,20 +224,12 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
         tokens' outputs are used: the last layer needs the state tokens' keys and values, not
         their queries, projections or feed-forward (a fifth of the FLOPs for one-frame jobs).
         """
-        b, length, d = x.shape
-        heads = self.config.n_heads
         layers = list(self.blocks.layers)
         for i, layer in enumerate(layers):
-            attn = layer.self_attn
-            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
-            qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
-            q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            q, k, v = self._qkv(layer, x)
             if i == len(layers) - 1:  # only the kept rows go on from here
-                q, x, length = q[:, :, -keep:], x[:, -keep:], keep
-            a = F.scaled_dot_product_attention(q, k, v)  # (B, heads, length, d / heads)
-            x = x + attn.out_proj(a.transpose(1, 2).reshape(b, length, d))
-            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
-            x = x + layer.linear2(F.gelu(layer.linear1(h)))
+                q, x = q[:, :, -keep:], x[:, -keep:]
+            x = self._attend(layer, x, q, k, v)
         return x
 
     def forward(
