@@ -1,8 +1,9 @@
 """Speed and latency of the audio performance mapper on one CPU thread (JSON out).
 
 * chunk: wall time of ``MotionStream.generate(n)`` for chunk sizes and ODE step counts (median).
-* batch: ``sample_batch`` of 8 streams' 16-frame chunks in one call, and of 4, 8 and 16
-  streams' one-frame chunks (what live sessions hand the daemon: a frame or two each).
+* batch: ``sample_batch`` of 8 streams' 16-frame chunks in one call, of 4, 8 and 16
+  streams' one-frame chunks (what live sessions hand the daemon: a frame or two each), and
+  of 6 streams' chunks of 1-3 frames (a live batch's mix, padded into one call).
 * latency: a young stream fed in real-time 10 ms packets; audio time at which frame 0 is ready
   and out (ready + its generate time), served in chunks of what is ready (at most 16).
 Usage: python bench/motion_speed.py [--model DIR] [--reps 40]
@@ -42,13 +43,17 @@ def chunk_times(model: AudioPerformanceMapper, n: int, steps: int, reps: int) ->
     return statistics.median(times) * 1000
 
 
-def batch_time(model: AudioPerformanceMapper, streams: int, reps: int, n: int = 16) -> float:
+def batch_time(
+    model: AudioPerformanceMapper, streams: int, reps: int, n: int | list[int] = 16
+) -> float:
+    """Median ``sample_batch`` time of ``streams`` streams' chunks of ``n`` frames (or ``n[i]``)."""
+    ns = n if isinstance(n, list) else [n] * streams
     ss = [MotionStream(model, 16000, seed=i) for i in range(streams)]
     for s in ss:
-        s.push_audio(speech_like(reps * n / 25 + 1.0, 16000))
+        s.push_audio(speech_like(reps * max(ns) / 25 + 1.0, 16000))
     times = []
     for _ in range(reps):
-        reqs = [s.prepare(n) for s in ss]
+        reqs = [s.prepare(k) for s, k in zip(ss, ns, strict=True)]
         t = time.perf_counter()
         outs = sample_batch(model, reqs)
         times.append(time.perf_counter() - t)
@@ -100,6 +105,7 @@ def main() -> int:
         **{
             f"batch{b}x1_steps4_ms": round(batch_time(model, b, a.reps, n=1), 2) for b in (4, 8, 16)
         },
+        "batch6_mixed_1to3_steps4_ms": round(batch_time(model, 6, a.reps, n=[1, 2, 3, 1, 2, 1]), 2),
         "latency": {
             f"{sr}Hz_look{look}ms": young_stream(model, sr, look)
             for sr in (16000, 44100, 48000, 8000)

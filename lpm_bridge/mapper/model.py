@@ -42,6 +42,9 @@ class ChunkCondition:
     # Per layer, the state tokens' (keys, values), each (B, heads, S / state_patch, d / heads):
     # sampling with ``config.state_prefix`` only (they do not change across ODE steps).
     state_kv: tuple[tuple[Tensor, Tensor], ...] | None = None
+    # (B, 1, 1, S / state_patch + n) added to the attention logits, -inf on padding frames:
+    # chunks of different lengths padded to one n (``encode_condition``'s ``lengths``).
+    key_mask: Tensor | None = None
 
 
 def time_features(t: Tensor) -> Tensor:
@@ -99,14 +102,22 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
             nn.init.normal_(module.chunk_pos, std=INIT_STD)
 
     def encode_condition(
-        self, audio: Tensor, state: Tensor, lookahead: Tensor, fps_index: Tensor
+        self,
+        audio: Tensor,
+        state: Tensor,
+        lookahead: Tensor,
+        fps_index: Tensor,
+        lengths: Tensor | None = None,
     ) -> ChunkCondition:
         """Encode a chunk's conditions once.
 
         audio: (B, n, W, M) mel windows, W = past + 1 + max lookahead; positions beyond each
         example's ``lookahead`` (B,) mel frames are hidden here, so the bound holds whatever the
         caller put there. state: (B, S, D) normalised motion. fps_index: (B,) index into
-        ``config.supported_fps``.
+        ``config.supported_fps``. lengths: (B,) real frames of each chunk when chunks of
+        different lengths are padded to ``n`` (sampling with ``config.state_prefix`` only): the
+        padding frames are hidden from every real frame, so each real frame's velocity is the
+        one its chunk alone would get, and the padding's outputs are to be dropped.
         """
         b, n, w, _ = audio.shape
         pos = torch.arange(w, device=audio.device)  # (W,)
@@ -117,10 +128,18 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
         tokens = tokens + self.chunk_pos[None, :n]  # once here, not at every ODE step
         patches = state.reshape(b, -1, state.shape[-1] * self.config.state_patch)  # (B, S/p, p D)
         state_tokens = self.state_in(patches) + self.state_pos[None]  # (B, S/p, d)
-        kv = None
+        kv, key_mask = None, None
         if self.config.state_prefix and not (torch.is_grad_enabled() or self.training):
             kv = self._prefix_kv(state_tokens)
-        return ChunkCondition(audio=tokens, state=state_tokens, state_kv=kv)
+        if lengths is not None:
+            if kv is None:
+                raise ValueError("padded chunks (lengths) need state_prefix sampling")
+            real = torch.arange(n, device=audio.device)[None, :] < lengths[:, None]  # (B, n)
+            keep = torch.cat([real.new_ones(b, state_tokens.shape[1]), real], 1)
+            # Additive (0 / -inf), made once: a boolean mask is converted at every attention.
+            key_mask = torch.zeros(keep.shape, dtype=tokens.dtype, device=audio.device)
+            key_mask = key_mask.masked_fill_(~keep, -math.inf)[:, None, None, :]
+        return ChunkCondition(audio=tokens, state=state_tokens, state_kv=kv, key_mask=key_mask)
 
     def velocity(self, x_t: Tensor, t: Tensor, cond: ChunkCondition) -> Tensor:
         """(B, n, D) noisy motion at times t (B,) -> (B, n, D) velocity."""
@@ -129,7 +148,7 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
         chunk = self.chunk_in(x_t) + cond.audio + temb
         if self.config.state_prefix:
             if cond.state_kv is not None:
-                h = self._chunk_inference(chunk, cond.state_kv)
+                h = self._chunk_inference(chunk, cond.state_kv, cond.key_mask)
             else:
                 seq = torch.cat([cond.state, chunk], dim=1)  # (B, S / p + n, d)
                 h = self.blocks(seq, mask=self._prefix_mask(cond.state.shape[1], n, seq))[:, -n:]
@@ -183,13 +202,20 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
                 x = self._attend(layer, x, q, k, v)
         return tuple(kv)
 
-    def _chunk_inference(self, x: Tensor, state_kv: tuple[tuple[Tensor, Tensor], ...]) -> Tensor:
+    def _chunk_inference(
+        self,
+        x: Tensor,
+        state_kv: tuple[tuple[Tensor, Tensor], ...],
+        key_mask: Tensor | None = None,
+    ) -> Tensor:
         """The chunk tokens ``x: (B, n, d)`` through the layers, attending to the cached state
-        keys and values and to each other: ``self.blocks`` over ``[state ; chunk]`` with the
-        prefix mask, rows of the chunk only (checked against it in the tests)."""
+        keys and values and to each other (those ``key_mask`` keeps): ``self.blocks`` over
+        ``[state ; chunk]`` with the prefix mask, rows of the chunk only (checked against it in
+        the tests)."""
         for layer, (ks, vs) in zip(self.blocks.layers, state_kv, strict=True):
             q, k, v = self._qkv(layer, x)
-            x = self._attend(layer, x, q, torch.cat([ks, k], 2), torch.cat([vs, v], 2))
+            k, v = torch.cat([ks, k], 2), torch.cat([vs, v], 2)
+            x = self._attend(layer, x, q, k, v, key_mask)
         return x
 
     def _qkv(self, layer: nn.TransformerEncoderLayer, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -203,12 +229,18 @@ class AudioPerformanceMapper(PreTrainedModel):  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _attend(
-        layer: nn.TransformerEncoderLayer, x: Tensor, q: Tensor, k: Tensor, v: Tensor
+        layer: nn.TransformerEncoderLayer,
+        x: Tensor,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        key_mask: Tensor | None = None,
     ) -> Tensor:
         """The rest of a pre-norm layer for the rows of ``x: (B, L, d)`` that ``q`` holds:
-        attention over ``k, v``, the residual, the feed-forward block and its residual."""
+        attention over ``k, v`` (the keys ``key_mask`` keeps, all without it), the residual,
+        the feed-forward block and its residual."""
         b, length, d = x.shape
-        a = F.scaled_dot_product_attention(q, k, v)  # (B, heads, L, d / heads)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)  # (B, heads, L, d / h)
         x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(b, length, d))
         h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
         out: Tensor = x + layer.linear2(F.gelu(layer.linear1(h)))

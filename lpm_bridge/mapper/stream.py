@@ -50,6 +50,9 @@ MAX_PENDING_S: Final[float] = 120.0
 RESAMPLER_MARGIN_S: Final[float] = 0.015  # soxr "LQ" holds back about 10 ms
 _SEED_MIX: Final[int] = 1_000_003
 EYELID_CHANNELS: Final[frozenset[str]] = frozenset({"eyeBlinkLeft", "eyeBlinkRight"})
+# Padding frames one batched call may carry so chunks of different lengths share it: one call's
+# fixed cost (~2.5 ms on one thread) is about what 24 frames of its tokens cost.
+PAD_FRAMES: Final[int] = 24
 
 
 @dataclass(frozen=True)
@@ -81,26 +84,67 @@ def frame_noise(seed: int, start: int, n: int, dim: int) -> Tensor:
 
 
 def sample_batch(model: AudioPerformanceMapper, requests: list[ChunkRequest]) -> list[FloatArray]:
-    """Sample many chunks (of any streams) with batched network calls; one (n, 55) array each."""
+    """Sample many chunks (of any streams) with batched network calls; one (n, 55) array each.
+
+    Chunks of one solver are sampled together. With a state-prefix model, chunks of different
+    lengths share a call, padded to the longest (``_length_groups``): each call costs a fixed
+    ~2.5 ms of small ops (4 steps x 3 layers, one thread) against ~0.1 ms a frame, and a
+    batch of live sessions holds jobs of 1, 2 and 3 frames, which one call per length paid
+    three times over (9.1 vs 4.5 ms for five sessions, `bench/motion_speed.py`).
+    """
     codec = MotionCodec.from_config(model.config)
     outs: list[FloatArray | None] = [None] * len(requests)
-    groups: dict[tuple[int, int, str], list[int]] = {}
+    solvers: dict[tuple[int, str], list[int]] = {}
     for i, r in enumerate(requests):
-        groups.setdefault((r.n, r.num_steps, r.method), []).append(i)
-    for (_, steps, method), idx in groups.items():
-        rs = [requests[i] for i in idx]
-        with torch.inference_mode():
-            cond = model.encode_condition(
-                torch.stack([r.audio for r in rs]),
-                torch.stack([r.state for r in rs]),
-                torch.tensor([r.lookahead for r in rs]),
-                torch.tensor([r.fps_index for r in rs]),
-            )
-            solver = ODESolver(lambda x, t, c: model.velocity(x, t, c), method=method)  # type: ignore[arg-type]
-            x = solver.sample(torch.stack([r.noise for r in rs]), uniform_time_grid(steps), c=cond)
-        for j, i in enumerate(idx):
-            outs[i] = codec.decode(x[j].numpy())
+        solvers.setdefault((r.num_steps, r.method), []).append(i)
+    for (steps, method), members in solvers.items():
+        for idx in _length_groups([requests[i].n for i in members], model.config.state_prefix):
+            rs = [requests[members[j]] for j in idx]
+            n = max(r.n for r in rs)
+            lengths = torch.tensor([r.n for r in rs]) if any(r.n < n for r in rs) else None
+            with torch.inference_mode():
+                cond = model.encode_condition(
+                    torch.stack([_pad_rows(r.audio, n) for r in rs]),
+                    torch.stack([r.state for r in rs]),
+                    torch.tensor([r.lookahead for r in rs]),
+                    torch.tensor([r.fps_index for r in rs]),
+                    lengths,
+                )
+                solver = ODESolver(lambda x, t, c: model.velocity(x, t, c), method=method)  # type: ignore[arg-type]
+                noise = torch.stack([_pad_rows(r.noise, n) for r in rs])
+                x = solver.sample(noise, uniform_time_grid(steps), c=cond)
+            for r, j, row in zip(rs, idx, x, strict=True):
+                outs[members[j]] = codec.decode(row[: r.n].numpy())
     return [o for o in outs if o is not None]
+
+
+def _length_groups(lengths: list[int], padded: bool) -> list[list[int]]:
+    """Indices into ``lengths`` (chunk lengths) grouped into one network call each.
+
+    Without ``padded`` one group per length. With it, lengths are taken shortest first and a
+    group grows while its padding stays within ``PAD_FRAMES`` (what one call's fixed cost
+    buys in frames): live jobs of 1-3 frames share a call, a 16-frame chunk does not drag
+    sixteen one-frame jobs to sixteen frames each.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups:
+            g = groups[-1]
+            same = lengths[g[-1]] == lengths[i]
+            pad = (len(g) + 1) * lengths[i] - sum(lengths[j] for j in g) - lengths[i]
+            if same or (padded and pad <= PAD_FRAMES):
+                g.append(i)
+                continue
+        groups.append([i])
+    return groups
+
+
+def _pad_rows(x: Tensor, n: int) -> Tensor:
+    """``x: (m, ...)`` with ``n - m`` rows of zeros appended: ``(n, ...)``."""
+    if len(x) == n:
+        return x
+    return torch.cat([x, x.new_zeros(n - len(x), *x.shape[1:])])
 
 
 def noise_scale(cfg: MotionMapperConfig, fps: int = DEFAULT_FPS) -> Tensor:

@@ -1,10 +1,14 @@
 """MotionStream with a tiny random model: timeline, determinism, chunk sizes, bad input."""
 
+from typing import Any
+
 import numpy as np
 import pytest
+import torch
 
 from lpm_bridge.errors import AudioError, ConfigError, PreconditionError
-from lpm_bridge.mapper import AudioPerformanceMapper, MotionStream, sample_batch
+from lpm_bridge.mapper import AudioPerformanceMapper, MotionMapperConfig, MotionStream, sample_batch
+from lpm_bridge.mapper.stream import PAD_FRAMES, _length_groups
 from lpm_bridge.motion import NUM_CHANNELS, validate_motion
 
 
@@ -145,3 +149,47 @@ def test_bad_generate_and_push(tiny_model: AudioPerformanceMapper) -> None:
             s.generate(n)
     with pytest.raises(PreconditionError):
         s.generate(s.frames_ready + 1)
+
+
+def test_chunks_of_different_lengths_share_a_call_and_match_alone() -> None:
+    """A state-prefix mapper samples live jobs of 1, 2 and 3 frames in one padded call: every
+    real frame must be what its chunk alone gives (the padding is hidden from it)."""
+    torch.manual_seed(0)
+    cfg = MotionMapperConfig(
+        d_model=32, n_layers=2, n_heads=4, d_ff=64, audio_hidden=16, state_prefix=True
+    )
+    model = AudioPerformanceMapper(cfg).eval()
+    lengths = [3, 1, 2, 1, 5]
+    streams = [MotionStream(model, 16000, seed=i) for i in range(len(lengths))]
+    for i, s in enumerate(streams):
+        s.push_audio(speechy(1.0, 16000, seed=i))
+        s.generate(2 + i)  # different states and positions
+    reqs = [s.prepare(n) for s, n in zip(streams, lengths, strict=True)]
+    calls = 0
+    encode = model.encode_condition
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return encode(*args, **kwargs)
+
+    model.encode_condition = counted  # type: ignore[method-assign]
+    together = sample_batch(model, reqs)
+    assert calls == 1  # one call, not one per length
+    model.encode_condition = encode  # type: ignore[method-assign]
+    for r, got in zip(reqs, together, strict=True):
+        alone = sample_batch(model, [r])[0]
+        assert got.shape == alone.shape == (r.n, NUM_CHANNELS)
+        assert np.allclose(got, alone, atol=1e-5), np.abs(got - alone).max()
+
+
+def test_length_groups_bound_the_padding() -> None:
+    # Without a state prefix: one group per length.
+    assert sorted(map(sorted, _length_groups([1, 2, 1, 3], padded=False))) == [[0, 2], [1], [3]]
+    # With it: short jobs together; a 16-frame chunk would pad five 1-frame jobs by 75 frames.
+    assert _length_groups([1, 2, 1, 3], padded=True) == [[0, 2, 1, 3]]
+    groups = _length_groups([16, 1, 1, 1, 1, 1], padded=True)
+    assert sorted(map(sorted, groups)) == [[0], [1, 2, 3, 4, 5]]
+    for g in _length_groups([1, 2, 3, 4, 8, 12, 16, 16, 1], padded=True):
+        lens = [[1, 2, 3, 4, 8, 12, 16, 16, 1][i] for i in g]
+        assert len(lens) * max(lens) - sum(lens) <= PAD_FRAMES
