@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -47,21 +48,36 @@ class DaemonProcess:
             if "serving on" in line:
                 self._serving.set()
 
+    def pids(self) -> list[int]:
+        """The daemon and its render worker processes (its children)."""
+        pids = [self.proc.pid]
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident memory of the daemon and its render workers, MB."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        return total
 
     def cpu(self) -> dict[str, float]:
-        """The daemon's CPU seconds (user, kernel) and minor page faults so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """CPU seconds (user, kernel) and minor page faults so far of the daemon and its
+        render workers (workers started again after a crash count from their start)."""
         tick = os.sysconf("SC_CLK_TCK")
-        return {
-            "user_s": int(fields[11]) / tick,
-            "kernel_s": int(fields[12]) / tick,
-            "minor_faults": int(fields[7]),
-        }
+        out = {"user_s": 0.0, "kernel_s": 0.0, "minor_faults": 0.0}
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out["user_s"] += int(fields[11]) / tick
+                out["kernel_s"] += int(fields[12]) / tick
+                out["minor_faults"] += int(fields[7])
+        return out
 
     def stop(self) -> None:
         if self.proc.poll() is None:

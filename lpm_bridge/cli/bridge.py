@@ -117,6 +117,13 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         help="lanes: threads each computing their own batches (default 0: one per core, 1 on GPU)",
     )
     p.add_argument(
+        "--render-processes",
+        type=int,
+        default=None,
+        help="render worker processes, out of the daemon's GIL (default: one per lane on a "
+        "multi-core CPU; 0: render in the lanes' threads)",
+    )
+    p.add_argument(
         "--max-batch-frames",
         type=int,
         default=0,
@@ -142,6 +149,13 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
     if args.render_workers < 0:
         raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
+    if args.render_processes is not None and args.render_processes < 0:
+        raise ConfigError("--render-processes must be 0 or more", field="--render-processes")
+    if args.render_processes and args.device != "cpu":
+        raise ConfigError(
+            f"--render-processes is for CPU rendering; leave it out with --device {args.device}",
+            field="--render-processes",
+        )
     if args.max_batch_frames < 0:
         raise ConfigError("--max-batch-frames must be 0 (auto) or more", field="--max-batch-frames")
     if args.live_batch_frames < 0:
@@ -157,6 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
             model=args.model,
             device=args.device,
             threads=args.threads,
+            render_processes=args.render_processes,
             grace_s=args.grace,
             limits=ServerLimits(max_sessions=args.max_sessions),
             engine=EngineOptions(

@@ -51,6 +51,9 @@ class ServeOptions:
     # workers instead, and multi-threaded ops spin at barriers whenever the event loop or
     # another process wants a core (measured: a 16-session mapper call 13 ms -> 1.5 s).
     threads: int = 1
+    # Render worker processes: the renderer out of the daemon's GIL (see render_pool). None:
+    # one per lane on a CPU with more than one core, else none (render in the lanes).
+    render_processes: int | None = None
     grace_s: float = 5.0  # how long live sessions may take to flush on shutdown
     limits: ServerLimits = field(default_factory=ServerLimits)
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -76,6 +79,9 @@ async def warm_up(engine: Engine, appearance: object) -> None:
     session.finish()
     async for _ in session:
         pass
+    warm = getattr(engine.backend, "warm", None)  # render workers the utterance missed
+    if warm is not None:
+        await asyncio.to_thread(warm, appearance)
 
 
 def _set_threads(threads: int) -> None:
@@ -153,13 +159,17 @@ async def _start_engine(
     if not keep_batch_buffers():
         log.info("malloc not tuned (not glibc): batch buffers are page-faulted in per batch")
     factory = backend_factory or (lambda: _load_backend(opts))
-    engine = Engine(await asyncio.to_thread(factory), opts.engine)
+    backend = await asyncio.to_thread(factory)
+    engine = Engine(backend, opts.engine)
     await engine.start()
     try:
         await store.load_default()
         await warm_up(engine, await store.appearance(DEFAULT_ID, 256))
     except BaseException:
         await engine.aclose()
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
         raise
     return engine
 
@@ -217,6 +227,9 @@ async def serve(
             await gateway.aclose()
         if engine is not None:
             await engine.aclose()
+            close = getattr(engine.backend, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         # Hand the frozen objects back to the collector: objects kept only by cycles (a
@@ -226,10 +239,20 @@ async def serve(
         print("lpm-bridge: stopped", flush=True)
 
 
+def render_processes(opts: ServeOptions) -> int:
+    """Render worker processes to start: as asked, else one per lane on a multi-core CPU."""
+    if opts.render_processes is not None:
+        return opts.render_processes
+    if opts.device != "cpu":
+        return 0
+    lanes = opts.engine.render_workers or os.cpu_count() or 1
+    return lanes if lanes > 1 else 0
+
+
 def _load_backend(opts: ServeOptions) -> Backend:
     from lpm_bridge.backend import LPMBackend
 
-    return LPMBackend.load(opts.model, device=opts.device)
+    return LPMBackend.load(opts.model, device=opts.device, render_processes=render_processes(opts))
 
 
 def run(opts: ServeOptions) -> int:

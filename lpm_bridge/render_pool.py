@@ -1,0 +1,321 @@
+"""Render processes: the renderer and the JPEG encoder in worker processes, for the lanes.
+
+Role in the bridge: the last stage of a batch (``renderer`` + ``frames``) moved out of the
+daemon's process. The renderer issues a few hundred small torch ops per chunk, and each one
+takes the GIL back between its kernels; the daemon's lanes, its event loop and gRPC all
+want that GIL too. Measured on the 2-core bench machine, two threads of one process
+rendered 1.43x what one thread did (1108 vs 776 frames/s at 256, 7-frame chunks), two
+processes 2x. The lanes keep the mapper (every session's motion stream lives in the
+daemon) and hand each batch's pictures to a ``RenderPool``: motion rows in, JPEG files (or
+raw RGB frames) out.
+
+Each worker process keeps the appearances it has been sent, keyed by a number the pool
+gives each ``Appearance`` object: an appearance crosses the pipe once per worker (~5 MB at
+256), and is dropped there when the daemon lets go of it. A worker that dies is started
+again and the batch retried once on the new one. Frames are the same bytes the daemon's own
+renderer would make (same code, same inputs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lpm_bridge.appearance import Appearance
+
+log = logging.getLogger(__name__)
+UInt8Array = npt.NDArray[np.uint8]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One render call, as it crosses the pipe."""
+
+    kind: str  # "jpeg" or "rgb"
+    new: list[tuple[int, Appearance]]  # appearances this worker has not been sent yet
+    rows: list[int]  # appearance key of each motion row
+    motion: FloatArray  # (B, 55)
+    quality: list[int] | None  # per row, JPEG only
+    drop: list[int] = field(default_factory=list)  # keys the daemon no longer holds
+
+
+def render_jpeg(
+    renderer: Any, appearances: Sequence[Appearance], motion: FloatArray, quality: Sequence[int]
+) -> list[bytes]:
+    """Row b of ``motion (B, 55)`` with ``appearances[b]`` -> one JPEG of ``quality[b]``, via
+    the renderer's YCbCr 4:2:0 planes (no RGB frame in between). In-process and in workers."""
+    from lpm_bridge.frames import encode_jpeg_420
+
+    planes = renderer.render_batch_ycbcr420(list(appearances), motion)
+    files: list[bytes] = []
+    start = 0
+    while start < len(quality):  # one encoder call per run of one quality
+        end = start + 1
+        while end < len(quality) and quality[end] == quality[start]:
+            end += 1
+        files += encode_jpeg_420(planes[start:end], quality[start])
+        start = end
+    return files
+
+
+def worker_main(fd: int) -> None:
+    """Entry point of a render process (``python -m lpm_bridge.render_pool FD``)."""
+    # Ctrl-C in a terminal reaches the whole process group: the daemon drains and then ends
+    # its workers itself; a worker that died of the signal first would fail the last batches.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _serve(Connection(fd))
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's loop: requests in, ("ok", result) or ("error", text) out; None ends it."""
+    import torch
+
+    from lpm_bridge.renderer import Renderer
+    from lpm_bridge.server.daemon import keep_batch_buffers
+
+    torch.set_num_threads(1)  # one worker per lane: the cores are the workers
+    keep_batch_buffers()
+    renderer = Renderer()
+    cache: dict[int, Appearance] = {}
+    while True:
+        try:
+            req = _recv(conn)
+        except (EOFError, OSError):  # the daemon is gone
+            return
+        if req is None:
+            return
+        if req == "size":
+            _send(conn, ("ok", len(cache)))
+            continue
+        try:
+            for key in req.drop:
+                cache.pop(key, None)
+            cache.update(req.new)
+            apps = [cache[k] for k in req.rows]
+            if req.kind == "jpeg":
+                out: Any = render_jpeg(renderer, apps, req.motion, req.quality)
+            else:
+                out = renderer.render_batch(apps, req.motion)
+            reply: tuple[str, Any] = ("ok", out)
+        except Exception as e:  # report, keep serving
+            reply = ("error", f"{type(e).__name__}: {e}")
+        try:
+            _send(conn, reply)
+        except OSError:  # the daemon is gone
+            return
+
+
+# Plain pickle, not Connection.send: torch registers its own reducers with multiprocessing's
+# pickler, which pass tensors as shared-memory handles that only multiprocessing's own
+# children (sharing its auth key) can open. Tensors here are copied into the message.
+def _send(conn: Connection, obj: Any) -> None:
+    conn.send_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(conn: Connection) -> Any:
+    return pickle.loads(conn.recv_bytes())
+
+
+class _Worker:
+    """One render process and what the daemon has sent it.
+
+    A plain ``python -m`` child on one end of a socket pair, not a multiprocessing ``spawn``
+    child: that one re-imports the parent's ``__main__``, which a daemon started from a
+    script, a REPL or a test runner may not allow.
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.environ.get("PYTHONPATH")
+        env = dict(os.environ, PYTHONPATH=package_root + (os.pathsep + path if path else ""))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lpm_bridge.render_pool", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.known: set[int] = set()
+        self.drop: list[int] = []
+
+    def call(self, req: _Request | str) -> Any:
+        _send(self.conn, req)
+        status, out = _recv(self.conn)
+        if status != "ok":
+            raise RuntimeError(f"render process failed: {out}")
+        return out
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with contextlib.suppress(OSError):
+            _send(self.conn, None)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+        self.conn.close()
+
+
+class RenderPool:
+    """``workers`` render processes; ``render`` / ``render_jpeg`` from any thread.
+
+    A call takes an idle worker (waiting for one if every worker is busy: with one worker
+    per lane, none is), sends the rows' motion and any appearance the worker lacks, and
+    returns what it renders. ``close()`` ends the processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError("a render pool needs at least one worker")
+        # Re-entrant: a collected appearance's finaliser (_forget) may run inside a locked block.
+        self._lock = threading.RLock()
+        self._keys: weakref.WeakKeyDictionary[Appearance, int] = weakref.WeakKeyDictionary()
+        self._next = itertools.count()
+        self._workers = [_Worker() for _ in range(workers)]
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        for w in self._workers:
+            self._idle.put(w)
+        self._closed = False
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    def render(self, appearances: Sequence[Appearance], motion: FloatArray) -> UInt8Array:
+        """Row b of ``motion (B, 55)`` with ``appearances[b]``: ``(B, S, S, 3) uint8`` RGB."""
+        out: UInt8Array = self._call("rgb", appearances, motion, None)
+        return out
+
+    def render_jpeg(
+        self, appearances: Sequence[Appearance], motion: FloatArray, quality: Sequence[int]
+    ) -> list[bytes]:
+        """Row b of ``motion (B, 55)`` with ``appearances[b]`` -> one JPEG of ``quality[b]``."""
+        out: list[bytes] = self._call("jpeg", appearances, motion, list(quality))
+        return out
+
+    def warm(self, appearance: Appearance) -> None:
+        """Render one frame in every worker, so no client pays a worker's first call."""
+        taken = [self._idle.get() for _ in self._workers]
+        try:
+            for w in taken:
+                self._send(w, "jpeg", [appearance], np.zeros((1, 55), np.float32), [85])
+        finally:
+            for w in taken:
+                self._idle.put(w)
+
+    def cached(self) -> list[int]:
+        """How many appearances each worker holds (for tests and diagnostics)."""
+        taken = [self._idle.get() for _ in self._workers]
+        try:
+            sizes = []
+            for w in taken:
+                sizes.append(w.call("size"))
+            return sizes
+        finally:
+            for w in taken:
+                self._idle.put(w)
+
+    def close(self) -> None:
+        """End every worker (waits for calls in flight to come back first)."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._workers:
+            self._idle.get().stop()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            for w in self._workers:
+                if w.alive():
+                    w.process.kill()
+
+    # ------------------------------------------------------------ internals
+
+    def _key(self, app: Appearance) -> int:
+        with self._lock:
+            key = self._keys.get(app)
+            if key is None:
+                key = self._keys[app] = next(self._next)
+                weakref.finalize(app, self._forget, key)
+            return key
+
+    def _forget(self, key: int) -> None:
+        """An appearance was collected: tell each worker that holds it, with its next call."""
+        with self._lock:
+            for w in self._workers:
+                if key in w.known:
+                    w.known.discard(key)
+                    w.drop.append(key)
+
+    def _call(
+        self,
+        kind: str,
+        appearances: Sequence[Appearance],
+        motion: FloatArray,
+        quality: list[int] | None,
+    ) -> Any:
+        if self._closed:
+            raise RuntimeError("render pool is closed")
+        w = self._idle.get()
+        try:
+            try:
+                return self._send(w, kind, appearances, motion, quality)
+            except (EOFError, OSError) as e:  # the process died: start another, retry once
+                log.warning("render process %s died (%s); starting another", w.process.pid, e)
+                w = self._replace(w)
+                return self._send(w, kind, appearances, motion, quality)
+        finally:
+            self._idle.put(w)
+
+    def _send(
+        self,
+        w: _Worker,
+        kind: str,
+        appearances: Sequence[Appearance],
+        motion: FloatArray,
+        quality: list[int] | None,
+    ) -> Any:
+        rows = [self._key(a) for a in appearances]
+        new: dict[int, Appearance] = {}
+        for key, app in zip(rows, appearances, strict=True):
+            if key not in w.known:
+                new[key] = app
+        with self._lock:
+            drop, w.drop = w.drop, []
+        out = w.call(_Request(kind, list(new.items()), rows, motion, quality, drop))
+        with self._lock:
+            w.known.update(new)
+        return out
+
+    def _replace(self, dead: _Worker) -> _Worker:
+        dead.stop(timeout=1.0)
+        fresh = _Worker()
+        self._workers[self._workers.index(dead)] = fresh
+        return fresh
+
+
+if __name__ == "__main__":
+    worker_main(int(sys.argv[1]))

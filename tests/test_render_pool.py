@@ -1,0 +1,96 @@
+"""Render processes (render_pool): same frames as the daemon's own renderer, appearances sent
+once and dropped with the daemon's reference, a dead worker replaced, errors reported."""
+
+from __future__ import annotations
+
+import gc
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from face_helpers import astronaut, mirrored_astronaut_png, motion
+from PIL import Image
+
+from lpm_bridge.appearance import default_avatar_image, encode_appearance
+from lpm_bridge.render_pool import RenderPool, render_jpeg
+from lpm_bridge.renderer import Renderer
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[RenderPool]:
+    p = RenderPool(2)
+    yield p
+    p.close()
+
+
+def cropped_astronaut_png() -> bytes:
+    """A face no other test encodes (appearances are cached by image content)."""
+    img = Image.open(io.BytesIO(default_avatar_image())).convert("RGB")
+    buf = io.BytesIO()
+    img.crop((10, 6, img.width - 4, img.height - 12)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def rows() -> np.ndarray:
+    return np.stack(
+        [
+            motion(jawOpen=0.7, yaw=0.1),
+            motion(eyeBlinkLeft=1.0, mouthSmileLeft=0.6),
+            motion(mouthClose=0.5, jawOpen=0.5, pitch=-0.1),
+            motion(mouthFunnel=0.8, browInnerUp=0.5),
+        ]
+    )
+
+
+def test_pool_frames_are_the_in_process_frames(pool: RenderPool) -> None:
+    other = encode_appearance(mirrored_astronaut_png(), size=256)
+    apps = [astronaut(), astronaut(), other, astronaut()]
+    m = rows()
+    renderer = Renderer()
+    quality = [85, 85, 60, 85]
+    assert pool.render_jpeg(apps, m, quality) == render_jpeg(renderer, apps, m, quality)
+    assert np.array_equal(pool.render(apps, m), renderer.render_batch(apps, m))
+    # Both workers served a call (each was taken in turn) and hold both faces now.
+    pool.render_jpeg(apps, m, quality)
+    assert pool.cached() == [2, 2]
+
+
+def test_an_appearance_is_dropped_by_the_workers_with_the_daemons_last_reference(
+    pool: RenderPool,
+) -> None:
+    gc.collect()  # faces of earlier tests: gone, and their drops delivered
+    for _ in range(2):
+        pool.render_jpeg([astronaut()], rows()[:1], [85])
+    before = pool.cached()
+    temp = encode_appearance(cropped_astronaut_png(), size=256)
+    for _ in range(2):  # reaches both workers
+        pool.render_jpeg([temp], rows()[:1], [85])
+    assert pool.cached() == [n + 1 for n in before]
+    del temp
+    gc.collect()
+    for _ in range(2):  # the drop travels with each worker's next call
+        pool.render_jpeg([astronaut()], rows()[:1], [85])
+    assert pool.cached() == before
+
+
+def test_a_dead_worker_is_replaced_and_the_call_still_renders() -> None:
+    p = RenderPool(1)
+    try:
+        first = p.render_jpeg([astronaut()] * 2, rows()[:2], [85, 85])
+        dead = p._workers[0]
+        dead.process.kill()
+        dead.process.wait()
+        assert p.render_jpeg([astronaut()] * 2, rows()[:2], [85, 85]) == first
+        assert p._workers[0] is not dead and p._workers[0].alive()
+    finally:
+        p.close()
+    assert not p._workers[0].alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        p.render_jpeg([astronaut()], rows()[:1], [85])
+
+
+def test_a_failure_in_a_worker_is_reported_and_the_worker_goes_on(pool: RenderPool) -> None:
+    with pytest.raises(RuntimeError, match="render process failed: MotionError"):
+        pool.render_jpeg([astronaut()], np.zeros((1, 54), np.float32), [85])
+    assert len(pool.render_jpeg([astronaut()] * 4, rows(), [85] * 4)) == 4
