@@ -3,8 +3,8 @@
 The one place the bridge touches the voice (lpm_bridge.mapper, visemes) and face
 (lpm_bridge.renderer, frames) modules. ``motion`` and the render calls run in the runner's
 worker thread; ``motion`` batches every session's chunk into one mapper call. With
-``render_processes`` the pictures are made in worker processes (``render_pool``), out of
-the reach of the daemon's GIL; otherwise in the calling thread.
+``compute_processes`` the mapper's sampling and the pictures run in worker processes
+(``compute_pool``), out of the reach of the daemon's GIL; otherwise in the calling thread.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from lpm_bridge.compute_pool import ComputePool
 from lpm_bridge.motion import FloatArray
-from lpm_bridge.render_pool import RenderPool
 from lpm_bridge.session import Job
 from lpm_bridge.session_types import SessionConfig
 
@@ -34,28 +34,29 @@ class LPMBackend:
         *,
         name: str,
         device: str = "cpu",
-        pool: RenderPool | None = None,
+        pool: ComputePool | None = None,
     ) -> None:
         self.model = model  # lpm_bridge.mapper.AudioPerformanceMapper
         self.renderer = renderer  # lpm_bridge.renderer.Renderer
         self.name = name
         self.device = device
-        self.pool = pool  # render worker processes; None: render in the calling thread
+        self.pool = pool  # compute worker processes; None: compute in the calling thread
 
     @classmethod
     def load(
-        cls, model_path: str | Path | None = None, device: str = "cpu", render_processes: int = 0
+        cls, model_path: str | Path | None = None, device: str = "cpu", compute_processes: int = 0
     ) -> LPMBackend:
         """Load the mapper (``None``: shipped default, no network) and the renderer; start
-        ``render_processes`` render workers (CPU only)."""
+        ``compute_processes`` compute workers (CPU only)."""
         from lpm_bridge.mapper import load_motion_model
         from lpm_bridge.renderer import Renderer
 
-        if render_processes and device != "cpu":
-            raise ValueError("render processes are for CPU rendering")
+        if compute_processes and device != "cpu":
+            raise ValueError("compute processes are for CPU serving")
         # Started first: the workers import torch and build their renderer while the model
         # loads here.
-        pool = RenderPool(render_processes) if render_processes > 0 else None
+        path = None if model_path is None else str(model_path)
+        pool = ComputePool(compute_processes, path) if compute_processes > 0 else None
         try:
             model = load_motion_model(model_path, device=device)
         except BaseException:
@@ -68,12 +69,14 @@ class LPMBackend:
         return cls(model, Renderer(device=device), name=name, device=device, pool=pool)
 
     def warm(self, appearance: Any) -> None:
-        """Make the first picture in every render worker (start-up, not a client's call)."""
+        """The first motion and picture of every compute worker, at start-up (not a client's)."""
         if self.pool is not None:
-            self.pool.warm(appearance)
+            stream = self.new_stream(SessionConfig(sample_rate_hz=16000))
+            stream.push_audio((np.sin(np.arange(8000) / 8.0) * 8000).astype(np.int16))
+            self.pool.warm(appearance, [stream.prepare(2)])
 
     def close(self) -> None:
-        """End the render workers (if any)."""
+        """End the compute workers (if any)."""
         if self.pool is not None:
             self.pool.close()
 
@@ -94,7 +97,7 @@ class LPMBackend:
 
         streams = [cast(Any, job.session.stream) for job in jobs]
         requests = [s.prepare(job.n) for s, job in zip(streams, jobs, strict=True)]
-        outs = sample_batch(self.model, requests)
+        outs = self.pool.sample(requests) if self.pool else sample_batch(self.model, requests)
         return [s.commit(r, o) for s, r, o in zip(streams, requests, outs, strict=True)]
 
     def visemes(self, motion: FloatArray) -> npt.NDArray[np.int64]:
@@ -111,7 +114,7 @@ class LPMBackend:
     def render_jpeg(
         self, appearances: Sequence[Any], motion: FloatArray, quality: Sequence[int]
     ) -> list[bytes]:
-        from lpm_bridge.render_pool import render_jpeg
+        from lpm_bridge.compute_pool import render_jpeg
 
         if self.pool is not None:
             return self.pool.render_jpeg(appearances, motion, quality)

@@ -117,11 +117,11 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         help="lanes: threads each computing their own batches (default 0: one per core, 1 on GPU)",
     )
     p.add_argument(
-        "--render-processes",
+        "--compute-processes",
         type=int,
         default=None,
-        help="render worker processes, out of the daemon's GIL (default: one per lane on a "
-        "multi-core CPU; 0: render in the lanes' threads)",
+        help="worker processes for the mapper and renderer, out of the daemon's GIL "
+        "(default: one per lane on a multi-core CPU; 0: compute in the lanes' threads)",
     )
     p.add_argument(
         "--max-batch-frames",
@@ -149,12 +149,12 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
     if args.render_workers < 0:
         raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
-    if args.render_processes is not None and args.render_processes < 0:
-        raise ConfigError("--render-processes must be 0 or more", field="--render-processes")
-    if args.render_processes and args.device != "cpu":
+    if args.compute_processes is not None and args.compute_processes < 0:
+        raise ConfigError("--compute-processes must be 0 or more", field="--compute-processes")
+    if args.compute_processes and args.device != "cpu":
         raise ConfigError(
-            f"--render-processes is for CPU rendering; leave it out with --device {args.device}",
-            field="--render-processes",
+            f"--compute-processes is for CPU serving; leave it out with --device {args.device}",
+            field="--compute-processes",
         )
     if args.max_batch_frames < 0:
         raise ConfigError("--max-batch-frames must be 0 (auto) or more", field="--max-batch-frames")
@@ -171,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
             model=args.model,
             device=args.device,
             threads=args.threads,
-            render_processes=args.render_processes,
+            compute_processes=args.compute_processes,
             grace_s=args.grace,
             limits=ServerLimits(max_sessions=args.max_sessions),
             engine=EngineOptions(

@@ -51,9 +51,9 @@ class ServeOptions:
     # workers instead, and multi-threaded ops spin at barriers whenever the event loop or
     # another process wants a core (measured: a 16-session mapper call 13 ms -> 1.5 s).
     threads: int = 1
-    # Render worker processes: the renderer out of the daemon's GIL (see render_pool). None:
+    # Render worker processes: the renderer out of the daemon's GIL (see compute_pool). None:
     # one per lane on a CPU with more than one core, else none (render in the lanes).
-    render_processes: int | None = None
+    compute_processes: int | None = None
     grace_s: float = 5.0  # how long live sessions may take to flush on shutdown
     limits: ServerLimits = field(default_factory=ServerLimits)
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -79,7 +79,7 @@ async def warm_up(engine: Engine, appearance: object) -> None:
     session.finish()
     async for _ in session:
         pass
-    warm = getattr(engine.backend, "warm", None)  # render workers the utterance missed
+    warm = getattr(engine.backend, "warm", None)  # compute workers the utterance missed
     if warm is not None:
         await asyncio.to_thread(warm, appearance)
 
@@ -239,10 +239,10 @@ async def serve(
         print("lpm-bridge: stopped", flush=True)
 
 
-def render_processes(opts: ServeOptions) -> int:
+def compute_processes(opts: ServeOptions) -> int:
     """Render worker processes to start: as asked, else one per lane on a multi-core CPU."""
-    if opts.render_processes is not None:
-        return opts.render_processes
+    if opts.compute_processes is not None:
+        return opts.compute_processes
     if opts.device != "cpu":
         return 0
     lanes = opts.engine.render_workers or os.cpu_count() or 1
@@ -252,7 +252,9 @@ def render_processes(opts: ServeOptions) -> int:
 def _load_backend(opts: ServeOptions) -> Backend:
     from lpm_bridge.backend import LPMBackend
 
-    return LPMBackend.load(opts.model, device=opts.device, render_processes=render_processes(opts))
+    return LPMBackend.load(
+        opts.model, device=opts.device, compute_processes=compute_processes(opts)
+    )
 
 
 def run(opts: ServeOptions) -> int:

@@ -22,9 +22,9 @@ def test_bad_scheduling_flag_is_refused_by_name(
     assert f"[{flag}]" in err and flag in err.split("]", 1)[1]
 
 
-def test_render_processes_flag_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--port", "0", "--render-processes", "-1"]) == 2
-    assert "[--render-processes]" in capsys.readouterr().err
-    assert main(["serve", "--port", "0", "--device", "cuda:0", "--render-processes", "2"]) == 2
+def test_compute_processes_flag_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "0", "--compute-processes", "-1"]) == 2
+    assert "[--compute-processes]" in capsys.readouterr().err
+    assert main(["serve", "--port", "0", "--device", "cuda:0", "--compute-processes", "2"]) == 2
     err = capsys.readouterr().err
-    assert "[--render-processes]" in err and "CPU rendering" in err
+    assert "[--compute-processes]" in err and "CPU serving" in err

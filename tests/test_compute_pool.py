@@ -1,4 +1,4 @@
-"""Render processes (render_pool): same frames as the daemon's own renderer, appearances sent
+"""Compute processes (compute_pool): same motion and frames as in the daemon, appearances sent
 once and dropped with the daemon's reference, a dead worker replaced, errors reported."""
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from face_helpers import astronaut, mirrored_astronaut_png, motion
 from PIL import Image
 
 from lpm_bridge.appearance import default_avatar_image, encode_appearance
-from lpm_bridge.render_pool import RenderPool, render_jpeg
+from lpm_bridge.compute_pool import ComputePool, render_jpeg
+from lpm_bridge.mapper import MotionStream, load_motion_model, sample_batch
 from lpm_bridge.renderer import Renderer
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    p = RenderPool(2)
+def pool() -> Iterator[ComputePool]:
+    p = ComputePool(2)
     yield p
     p.close()
 
@@ -43,7 +44,7 @@ def rows() -> np.ndarray:
     )
 
 
-def test_pool_frames_are_the_in_process_frames(pool: RenderPool) -> None:
+def test_pool_frames_are_the_in_process_frames(pool: ComputePool) -> None:
     other = encode_appearance(mirrored_astronaut_png(), size=256)
     apps = [astronaut(), astronaut(), other, astronaut()]
     m = rows()
@@ -57,7 +58,7 @@ def test_pool_frames_are_the_in_process_frames(pool: RenderPool) -> None:
 
 
 def test_an_appearance_is_dropped_by_the_workers_with_the_daemons_last_reference(
-    pool: RenderPool,
+    pool: ComputePool,
 ) -> None:
     gc.collect()  # faces of earlier tests: gone, and their drops delivered
     for _ in range(2):
@@ -75,7 +76,7 @@ def test_an_appearance_is_dropped_by_the_workers_with_the_daemons_last_reference
 
 
 def test_a_dead_worker_is_replaced_and_the_call_still_renders() -> None:
-    p = RenderPool(1)
+    p = ComputePool(1)
     try:
         first = p.render_jpeg([astronaut()] * 2, rows()[:2], [85, 85])
         dead = p._workers[0]
@@ -90,7 +91,22 @@ def test_a_dead_worker_is_replaced_and_the_call_still_renders() -> None:
         p.render_jpeg([astronaut()], rows()[:1], [85])
 
 
-def test_a_failure_in_a_worker_is_reported_and_the_worker_goes_on(pool: RenderPool) -> None:
-    with pytest.raises(RuntimeError, match="render process failed: MotionError"):
+def test_a_failure_in_a_worker_is_reported_and_the_worker_goes_on(pool: ComputePool) -> None:
+    with pytest.raises(RuntimeError, match="compute process failed: MotionError"):
         pool.render_jpeg([astronaut()], np.zeros((1, 54), np.float32), [85])
     assert len(pool.render_jpeg([astronaut()] * 4, rows(), [85] * 4)) == 4
+
+
+def test_pool_motion_is_the_in_process_motion(pool: ComputePool) -> None:
+    """The mapper's sampling in a worker: the shipped checkpoint, the same chunk requests,
+    the same motion (live jobs of different lengths in one call included)."""
+    model = load_motion_model()
+    streams = [MotionStream(model, 16000, seed=i) for i in range(3)]
+    for i, s in enumerate(streams):
+        s.push_audio((np.sin(np.arange(16000) / (6.0 + i)) * 6000).astype(np.int16))
+    requests = [s.prepare(n) for s, n in zip(streams, (1, 3, 2), strict=True)]
+    got = pool.sample(requests)
+    want = sample_batch(model, requests)
+    assert [g.shape for g in got] == [(1, 55), (3, 55), (2, 55)]
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w)

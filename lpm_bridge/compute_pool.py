@@ -1,19 +1,21 @@
-"""Render processes: the renderer and the JPEG encoder in worker processes, for the lanes.
+"""Compute processes: the mapper's sampling, the renderer and the JPEG encoder in worker
+processes, for the lanes.
 
-Role in the bridge: the last stage of a batch (``renderer`` + ``frames``) moved out of the
-daemon's process. The renderer issues a few hundred small torch ops per chunk, and each one
-takes the GIL back between its kernels; the daemon's lanes, its event loop and gRPC all
-want that GIL too. Measured on the 2-core bench machine, two threads of one process
-rendered 1.43x what one thread did (1108 vs 776 frames/s at 256, 7-frame chunks), two
-processes 2x. The lanes keep the mapper (every session's motion stream lives in the
-daemon) and hand each batch's pictures to a ``RenderPool``: motion rows in, JPEG files (or
-raw RGB frames) out.
+Role in the bridge: the two compute stages of a batch moved out of the daemon's process.
+Both are made of small torch ops (the renderer a few hundred per chunk, the mapper ~50 per
+ODE step), and each op takes the GIL back between its kernels; the daemon's lanes, its
+event loop and gRPC all want that GIL too. Measured on the 2-core bench machine, two
+threads of one process rendered 1.43x what one thread did (1108 vs 776 frames/s at 256,
+7-frame chunks), two processes 2x. Every session's motion stream stays in the daemon: a
+lane sends the batch's ``ChunkRequest``s (a chunk's audio windows, state buffer and noise:
+pure inputs) to a worker and gets the motion back, then sends the motion rows and gets JPEG
+files (or raw RGB frames) back.
 
 Each worker process keeps the appearances it has been sent, keyed by a number the pool
 gives each ``Appearance`` object: an appearance crosses the pipe once per worker (~5 MB at
 256), and is dropped there when the daemon lets go of it. A worker that dies is started
-again and the batch retried once on the new one. Frames are the same bytes the daemon's own
-renderer would make (same code, same inputs).
+again and the call retried once on the new one. Motion and frames are the numbers the
+daemon itself would make (same code, same inputs, the same checkpoint loaded by each worker).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ from lpm_bridge.appearance import Appearance
 log = logging.getLogger(__name__)
 UInt8Array = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One mapper call, as it crosses the pipe: ``sample_batch`` of these chunks."""
+
+    requests: list[Any]  # lpm_bridge.mapper.ChunkRequest
 
 
 @dataclass(frozen=True)
@@ -76,24 +85,26 @@ def render_jpeg(
     return files
 
 
-def worker_main(fd: int) -> None:
-    """Entry point of a render process (``python -m lpm_bridge.render_pool FD``)."""
+def worker_main(fd: int, model_path: str | None) -> None:
+    """Entry point of a compute process (``python -m lpm_bridge.compute_pool FD [MODEL]``)."""
     # Ctrl-C in a terminal reaches the whole process group: the daemon drains and then ends
     # its workers itself; a worker that died of the signal first would fail the last batches.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _serve(Connection(fd))
+    _serve(Connection(fd), model_path)
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, model_path: str | None) -> None:
     """A worker's loop: requests in, ("ok", result) or ("error", text) out; None ends it."""
     import torch
 
+    from lpm_bridge.mapper import load_motion_model, sample_batch
     from lpm_bridge.renderer import Renderer
     from lpm_bridge.server.daemon import keep_batch_buffers
 
     torch.set_num_threads(1)  # one worker per lane: the cores are the workers
     keep_batch_buffers()
     renderer = Renderer()
+    model = load_motion_model(model_path or None)
     cache: dict[int, Appearance] = {}
     while True:
         try:
@@ -106,6 +117,9 @@ def _serve(conn: Connection) -> None:
             _send(conn, ("ok", len(cache)))
             continue
         try:
+            if isinstance(req, _Sample):
+                _send(conn, ("ok", sample_batch(model, req.requests)))
+                continue
             for key in req.drop:
                 cache.pop(key, None)
             cache.update(req.new)
@@ -135,20 +149,21 @@ def _recv(conn: Connection) -> Any:
 
 
 class _Worker:
-    """One render process and what the daemon has sent it.
+    """One compute process and what the daemon has sent it.
 
     A plain ``python -m`` child on one end of a socket pair, not a multiprocessing ``spawn``
     child: that one re-imports the parent's ``__main__``, which a daemon started from a
     script, a REPL or a test runner may not allow.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, model_path: str | None) -> None:
         ours, theirs = socket.socketpair()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         path = os.environ.get("PYTHONPATH")
         env = dict(os.environ, PYTHONPATH=package_root + (os.pathsep + path if path else ""))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lpm_bridge.render_pool", str(theirs.fileno())],
+            [sys.executable, "-m", "lpm_bridge.compute_pool", str(theirs.fileno())]
+            + ([model_path] if model_path else []),
             pass_fds=[theirs.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -158,11 +173,11 @@ class _Worker:
         self.known: set[int] = set()
         self.drop: list[int] = []
 
-    def call(self, req: _Request | str) -> Any:
+    def call(self, req: _Request | _Sample | str) -> Any:
         _send(self.conn, req)
         status, out = _recv(self.conn)
         if status != "ok":
-            raise RuntimeError(f"render process failed: {out}")
+            raise RuntimeError(f"compute process failed: {out}")
         return out
 
     def alive(self) -> bool:
@@ -179,22 +194,23 @@ class _Worker:
         self.conn.close()
 
 
-class RenderPool:
-    """``workers`` render processes; ``render`` / ``render_jpeg`` from any thread.
+class ComputePool:
+    """``workers`` compute processes; ``sample``, ``render``, ``render_jpeg`` from any thread.
 
     A call takes an idle worker (waiting for one if every worker is busy: with one worker
     per lane, none is), sends the rows' motion and any appearance the worker lacks, and
     returns what it renders. ``close()`` ends the processes.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, model_path: str | None = None) -> None:
         if workers < 1:
-            raise ValueError("a render pool needs at least one worker")
+            raise ValueError("a compute pool needs at least one worker")
         # Re-entrant: a collected appearance's finaliser (_forget) may run inside a locked block.
         self._lock = threading.RLock()
         self._keys: weakref.WeakKeyDictionary[Appearance, int] = weakref.WeakKeyDictionary()
         self._next = itertools.count()
-        self._workers = [_Worker() for _ in range(workers)]
+        self._model_path = model_path  # the mapper checkpoint; None: the shipped one
+        self._workers = [_Worker(model_path) for _ in range(workers)]
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         for w in self._workers:
             self._idle.put(w)
@@ -203,6 +219,13 @@ class RenderPool:
     @property
     def workers(self) -> int:
         return len(self._workers)
+
+    def sample(self, requests: list[Any]) -> list[FloatArray]:
+        """``mapper.sample_batch`` of ``requests`` (``ChunkRequest``s) in a worker: the same
+        numbers as in the daemon (same code, same inputs; each worker loads the same
+        checkpoint)."""
+        out: list[FloatArray] = self._run(lambda w: w.call(_Sample(requests)))
+        return out
 
     def render(self, appearances: Sequence[Appearance], motion: FloatArray) -> UInt8Array:
         """Row b of ``motion (B, 55)`` with ``appearances[b]``: ``(B, S, S, 3) uint8`` RGB."""
@@ -216,11 +239,13 @@ class RenderPool:
         out: list[bytes] = self._call("jpeg", appearances, motion, list(quality))
         return out
 
-    def warm(self, appearance: Appearance) -> None:
-        """Render one frame in every worker, so no client pays a worker's first call."""
+    def warm(self, appearance: Appearance, requests: list[Any]) -> None:
+        """Sample ``requests`` and render one frame in every worker, so no client pays a
+        worker's first calls."""
         taken = [self._idle.get() for _ in self._workers]
         try:
             for w in taken:
+                w.call(_Sample(requests))
                 self._send(w, "jpeg", [appearance], np.zeros((1, 55), np.float32), [85])
         finally:
             for w in taken:
@@ -277,16 +302,20 @@ class RenderPool:
         motion: FloatArray,
         quality: list[int] | None,
     ) -> Any:
+        return self._run(lambda w: self._send(w, kind, appearances, motion, quality))
+
+    def _run(self, fn: Any) -> Any:
+        """``fn(worker)`` on an idle worker; a dead worker is replaced and ``fn`` retried once."""
         if self._closed:
-            raise RuntimeError("render pool is closed")
+            raise RuntimeError("compute pool is closed")
         w = self._idle.get()
         try:
             try:
-                return self._send(w, kind, appearances, motion, quality)
+                return fn(w)
             except (EOFError, OSError) as e:  # the process died: start another, retry once
-                log.warning("render process %s died (%s); starting another", w.process.pid, e)
+                log.warning("compute process %s died (%s); starting another", w.process.pid, e)
                 w = self._replace(w)
-                return self._send(w, kind, appearances, motion, quality)
+                return fn(w)
         finally:
             self._idle.put(w)
 
@@ -312,10 +341,14 @@ class RenderPool:
 
     def _replace(self, dead: _Worker) -> _Worker:
         dead.stop(timeout=1.0)
-        fresh = _Worker()
+        fresh = _Worker(self._model_path)
         self._workers[self._workers.index(dead)] = fresh
         return fresh
 
 
 if __name__ == "__main__":
-    worker_main(int(sys.argv[1]))
+    # Through the package module, not this ``__main__`` copy of it: requests are pickled as
+    # ``lpm_bridge.compute_pool`` classes, which the loop must recognise as its own.
+    from lpm_bridge import compute_pool
+
+    compute_pool.worker_main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)
