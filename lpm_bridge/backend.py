@@ -68,12 +68,17 @@ class LPMBackend:
         )
         return cls(model, Renderer(device=device), name=name, device=device, pool=pool)
 
-    def warm(self, appearance: Any) -> None:
+    def preload(self, appearance: Any) -> None:
+        """A new session's appearance to every compute worker, ahead of its first frame."""
+        if self.pool is not None:
+            self.pool.preload(appearance)
+
+    def warm(self, appearances: Sequence[Any]) -> None:
         """The first motion and picture of every compute worker, at start-up (not a client's)."""
         if self.pool is not None:
             stream = self.new_stream(SessionConfig(sample_rate_hz=16000))
             stream.push_audio((np.sin(np.arange(8000) / 8.0) * 8000).astype(np.int16))
-            self.pool.warm(appearance, [stream.prepare(2)])
+            self.pool.warm(appearances, [stream.prepare(2)])
 
     def close(self) -> None:
         """End the compute workers (if any)."""

@@ -155,6 +155,7 @@ class Engine:
         self._busy: set[str] = set()  # sessions with a batch in flight in some lane
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._preloads: set[asyncio.Future[None]] = set()
         self._executor: ThreadPoolExecutor | None = None
         self.lanes = 1
         self.batch_frames = 32  # max_batch_frames in effect (set by start)
@@ -196,7 +197,19 @@ class Engine:
     # Runner protocol (session.py)
     def add(self, session: LiveSession) -> None:
         self._sessions[session.id] = session
+        preload = getattr(self.backend, "preload", None)
+        if preload is not None and session.appearance is not None:
+            # Off the event loop and off the lanes: a backend with compute processes sends
+            # the face to them now, not with the session's first batch.
+            task = asyncio.get_running_loop().run_in_executor(None, preload, session.appearance)
+            self._preloads.add(task)
+            task.add_done_callback(self._preload_done)
         self.wake()
+
+    def _preload_done(self, task: asyncio.Future[None]) -> None:
+        self._preloads.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # its first batch sends it
+            log.warning("preloading an appearance failed: %s", task.exception())
 
     def remove(self, session: LiveSession) -> None:
         self._sessions.pop(session.id, None)

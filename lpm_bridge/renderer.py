@@ -182,6 +182,10 @@ class Renderer:
         self._render_rows(apps, m, out)
         return out
 
+    def prepare(self, appearance: Appearance) -> None:
+        """Build the render-side view of ``appearance`` now instead of at its first frame."""
+        self._on_device(appearance)
+
     # ------------------------------------------------------------ internals
 
     def _on_device(self, app: Appearance) -> _DeviceAppearance:

@@ -110,3 +110,16 @@ def test_pool_motion_is_the_in_process_motion(pool: ComputePool) -> None:
     assert [g.shape for g in got] == [(1, 55), (3, 55), (2, 55)]
     for g, w in zip(got, want, strict=True):
         assert np.array_equal(g, w)
+
+
+def test_preload_sends_a_face_to_every_worker_before_its_first_frame(pool: ComputePool) -> None:
+    gc.collect()
+    for _ in range(2):  # deliver earlier tests' drops
+        pool.render_jpeg([astronaut()], rows()[:1], [85])
+    before = pool.cached()
+    face = encode_appearance(cropped_astronaut_png(), size=512)
+    pool.preload(face)
+    assert pool.cached() == [n + 1 for n in before]
+    pool.preload(face)  # known everywhere: nothing sent
+    assert pool.cached() == [n + 1 for n in before]
+    assert len(pool.render_jpeg([face] * 2, rows()[:2], [85, 85])) == 2

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lpm_bridge._proto import bridge_pb2 as pb
+from lpm_bridge.appearance import SUPPORTED_SIZES
 from lpm_bridge.engine import Backend, Engine, EngineOptions
 from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR, DEFAULT_ID, AvatarStore
 from lpm_bridge.server.servicer import BridgeServicer, ServerLimits, add_to_server
@@ -64,8 +65,11 @@ class _FrozenClock:
         return 0.0
 
 
-async def warm_up(engine: Engine, appearance: object) -> None:
-    """Run one short utterance through the whole path so the first client pays no lazy init."""
+async def warm_up(engine: Engine, appearances: list[object]) -> None:
+    """Run one short utterance through the whole path, with the first of ``appearances``
+    (the default avatar at each output size), so the first client pays no lazy init; then
+    warm every compute worker at every size."""
+    appearance = appearances[0]
     cfg = SessionConfig(sample_rate_hz=16000, seed=0)
     session = LiveSession(
         cfg,
@@ -81,7 +85,7 @@ async def warm_up(engine: Engine, appearance: object) -> None:
         pass
     warm = getattr(engine.backend, "warm", None)  # compute workers the utterance missed
     if warm is not None:
-        await asyncio.to_thread(warm, appearance)
+        await asyncio.to_thread(warm, appearances)
 
 
 def _set_threads(threads: int) -> None:
@@ -164,7 +168,7 @@ async def _start_engine(
     await engine.start()
     try:
         await store.load_default()
-        await warm_up(engine, await store.appearance(DEFAULT_ID, 256))
+        await warm_up(engine, [await store.appearance(DEFAULT_ID, s) for s in SUPPORTED_SIZES])
     except BaseException:
         await engine.aclose()
         close = getattr(backend, "close", None)
