@@ -203,8 +203,8 @@ class ComputePool:
     """``workers`` compute processes; ``sample``, ``render``, ``render_jpeg`` from any thread.
 
     A call takes an idle worker (waiting for one if every worker is busy: with one worker
-    per lane, none is), sends the rows' motion and any appearance the worker lacks, and
-    returns what it renders. ``close()`` ends the processes.
+    per lane, none is), sends its inputs (a render call also any appearance the worker
+    lacks) and returns the worker's result. ``close()`` ends the processes.
     """
 
     def __init__(self, workers: int, model_path: str | None = None) -> None:

@@ -10,6 +10,9 @@ one ``render_batch`` per output size over all their frames, then encoding), and 
 the results into the sessions' bounded outboxes. A session is in at most one batch at a
 time, so its stream is only ever touched by one thread, between batches.
 
+The backend may do that compute in worker processes (``compute_pool``, the daemon's default
+on a multi-core CPU); the lane's thread then waits on its worker, off the GIL.
+
 On a GPU the single lane's batch is one forward pass. On a CPU the lanes overlap: while
 one lane delivers or plans, the others compute, and no lane waits for another at a
 barrier. When several lanes are idle, a lane takes only its share of the ready frames,
