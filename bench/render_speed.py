@@ -49,11 +49,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lpm_bridge.allocator import keep_batch_buffers
 from lpm_bridge.appearance import Appearance, default_avatar_image, encode_appearance
 from lpm_bridge.frames import BACKEND, encode_jpeg_420, encode_jpeg_batch
 from lpm_bridge.motion import CH, NUM_CHANNELS, PITCH, ROLL, YAW
 from lpm_bridge.renderer import Renderer
-from lpm_bridge.server.daemon import keep_batch_buffers
 
 
 def talking_motion(n: int, seed: int = 0) -> np.ndarray:

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -98,9 +98,9 @@ def _serve(conn: Connection, model_path: str | None) -> None:
     """A worker's loop: requests in, ("ok", result) or ("error", text) out; None ends it."""
     import torch
 
+    from lpm_bridge.allocator import keep_batch_buffers
     from lpm_bridge.mapper import load_motion_model, sample_batch
     from lpm_bridge.renderer import Renderer
-    from lpm_bridge.server.daemon import keep_batch_buffers
 
     torch.set_num_threads(1)  # one worker per lane: the cores are the workers
     keep_batch_buffers()
@@ -248,15 +248,11 @@ class ComputePool:
         """Sample ``requests`` and render a frame of each appearance (one per output size) in
         every worker, so no client pays a worker's first calls (the first frame at a size
         also sets up that size's buffers: 73 vs 18 ms for four rows at 512)."""
-        taken = [self._idle.get() for _ in self._workers]
-        try:
-            for w in taken:
+        with self._every_worker() as workers:
+            for w in workers:
                 w.call(_Sample(requests))
                 for app in appearances:
                     self._send(w, "jpeg", [app], np.zeros((1, 55), np.float32), [85])
-        finally:
-            for w in taken:
-                self._idle.put(w)
 
     def preload(self, appearance: Appearance) -> None:
         """Send ``appearance`` to the workers that lack it, now (a session's start) rather than
@@ -278,15 +274,8 @@ class ComputePool:
 
     def cached(self) -> list[int]:
         """How many appearances each worker holds (for tests and diagnostics)."""
-        taken = [self._idle.get() for _ in self._workers]
-        try:
-            sizes = []
-            for w in taken:
-                sizes.append(w.call("size"))
-            return sizes
-        finally:
-            for w in taken:
-                self._idle.put(w)
+        with self._every_worker() as workers:
+            return [w.call("size") for w in workers]
 
     def close(self) -> None:
         """End every worker (waits for calls in flight to come back first)."""
@@ -303,6 +292,16 @@ class ComputePool:
                     w.process.kill()
 
     # ------------------------------------------------------------ internals
+
+    @contextlib.contextmanager
+    def _every_worker(self) -> Iterator[list[_Worker]]:
+        """Every worker, each taken when idle and put back after."""
+        taken = [self._idle.get() for _ in self._workers]
+        try:
+            yield taken
+        finally:
+            for w in taken:
+                self._idle.put(w)
 
     def _key(self, app: Appearance) -> int:
         with self._lock:

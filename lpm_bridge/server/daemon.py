@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lpm_bridge._proto import bridge_pb2 as pb
+from lpm_bridge.allocator import keep_batch_buffers
 from lpm_bridge.appearance import SUPPORTED_SIZES
 from lpm_bridge.engine import Backend, Engine, EngineOptions
 from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR, DEFAULT_ID, AvatarStore
@@ -52,8 +53,8 @@ class ServeOptions:
     # workers instead, and multi-threaded ops spin at barriers whenever the event loop or
     # another process wants a core (measured: a 16-session mapper call 13 ms -> 1.5 s).
     threads: int = 1
-    # Render worker processes: the renderer out of the daemon's GIL (see compute_pool). None:
-    # one per lane on a CPU with more than one core, else none (render in the lanes).
+    # Compute worker processes: the mapper and renderer out of the daemon's GIL (see
+    # compute_pool). None: one per lane on a CPU with more than one core, else none.
     compute_processes: int | None = None
     grace_s: float = 5.0  # how long live sessions may take to flush on shutdown
     limits: ServerLimits = field(default_factory=ServerLimits)
@@ -92,31 +93,6 @@ def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
-
-
-# glibc mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def keep_batch_buffers() -> bool:
-    """Have glibc keep freed multi-MB tensors for reuse instead of unmapping them.
-
-    Every batch allocates and frees the renderer's chunk buffers (up to ~30 MB). By default glibc
-    serves them with ``mmap`` in the lanes' arenas and hands them back to the kernel on
-    ``free``, so every batch page-faults them in again: about 30 000 faults a second at
-    16 sessions, 12 % of the daemon's CPU in the kernel zeroing pages. A fixed mmap
-    threshold of 32 MB (the largest glibc allows) and a high trim threshold keep them in the
-    heap: resident memory stays at its peak instead of breathing. False where the C library
-    is not glibc (nothing to tune).
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1
-        return bool(ok and libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20) == 1)
-    except (OSError, AttributeError):
-        return False
 
 
 def freeze_startup_heap() -> int:
@@ -171,11 +147,16 @@ async def _start_engine(
         await warm_up(engine, [await store.appearance(DEFAULT_ID, s) for s in SUPPORTED_SIZES])
     except BaseException:
         await engine.aclose()
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
+        await _close_backend(backend)
         raise
     return engine
+
+
+async def _close_backend(backend: Backend) -> None:
+    """End what the backend started (its compute processes), if it has anything to end."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
 
 
 async def serve(
@@ -231,9 +212,7 @@ async def serve(
             await gateway.aclose()
         if engine is not None:
             await engine.aclose()
-            close = getattr(engine.backend, "close", None)
-            if close is not None:
-                await asyncio.to_thread(close)
+            await _close_backend(engine.backend)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         # Hand the frozen objects back to the collector: objects kept only by cycles (a
