@@ -7,6 +7,8 @@ drawn once from a fixed seed. Cases:
 * ``single``: one avatar, ``--chunk`` frames per ``render`` call (a streaming session);
 * ``batch16``: 16 different avatars, one frame each per ``render_batch`` call (the
   server batching 16 sessions into one call);
+* ``unbatched16``: the same 16 avatars, one frame each, but one call per avatar (what
+  serving each session alone would do): what batching across avatars buys;
 * ``batch4x4``: 4 different avatars, 4 consecutive frames each per ``render_batch``
   call, rows grouped per avatar (how the bridge calls it: contiguous runs per session);
 * ``batch16x16``: 16 different avatars, 16 consecutive frames each, in one ``render_batch``
@@ -185,6 +187,11 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
         for s in range(0, frames, 16):
             encode_jpeg_batch(renderer.render_batch(apps, motion[s : s + 16]))
 
+    def unbatched16() -> None:
+        for s in range(0, frames, 16):
+            for i, app in enumerate(apps):
+                jpeg([app], motion[s + i : s + i + 1])
+
     grouped = [a for a in apps[:4] for _ in range(4)]  # rows grouped per avatar
     sixteen = [a for a in apps for _ in range(frames // 16)]
 
@@ -197,7 +204,7 @@ def bench_size(size: int, chunk: int, frames: int, repeats: int) -> dict[str, An
 
     r: dict[str, float] = {}
     cases = {"single": single, "single_render_only": render_only, "batch16": batch16,
-             "batch4x4": batch4x4, "batch16x16": batch16x16,
+             "unbatched16": unbatched16, "batch4x4": batch4x4, "batch16x16": batch16x16,
              "single_mapper": lambda: single(mapped),
              "batch16_mapper": lambda: batch16(mapped),
              "single_rgb": single_rgb, "batch16_rgb": batch16_rgb}  # fmt: skip

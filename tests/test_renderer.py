@@ -189,6 +189,21 @@ def test_render_batch_mixed_runs_match_single_renders(renderer: Renderer) -> Non
         assert diff.max() <= 1 and diff.mean() < 0.01, (i, diff.max(), diff.mean())
 
 
+def test_renderer_basis_leaves_out_only_the_zero_eye_fields() -> None:
+    """The renderer keeps no field rows for blinks and gaze (lids and irises are drawn
+    analytically) and keeps every other feature's row once. That is exact only while the
+    rig leaves those fields zero: checked on two different faces at both sizes."""
+    from lpm_bridge import rig
+    from lpm_bridge.renderer import _EYE_CHANNELS, FIELD_ORDER
+
+    assert sorted(FIELD_ORDER + _EYE_CHANNELS) == list(range(rig.NUM_FEATURES))
+    for size in (256, 512):
+        for app in (astronaut(size), encode_appearance(mirrored_astronaut_png(), size=size)):
+            assert float(app.field[_EYE_CHANNELS].abs().max()) == 0.0
+            # and the speech channels the order puts first do move the face
+            assert all(float(app.field[c].abs().max()) > 0 for c in FIELD_ORDER[:17])
+
+
 def test_field_rows_read_in_place_gathered_or_whole_agree(renderer: Renderer) -> None:
     """The face-field basis is read three ways by which channels are in use: a prefix in
     place (speech channels), gathered (a few others), whole (most). Channels at 1e-30 switch
