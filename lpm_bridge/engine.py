@@ -200,14 +200,24 @@ class Engine:
     # Runner protocol (session.py)
     def add(self, session: LiveSession) -> None:
         self._sessions[session.id] = session
-        preload = getattr(self.backend, "preload", None)
-        if preload is not None and session.appearance is not None:
-            # Off the event loop and off the lanes: a backend with compute processes sends
-            # the face to them now, not with the session's first batch.
-            task = asyncio.get_running_loop().run_in_executor(None, preload, session.appearance)
-            self._preloads.add(task)
-            task.add_done_callback(self._preload_done)
+        if session.appearance is not None:
+            self.preload(session.appearance)
         self.wake()
+
+    def preload(self, appearance: Any) -> asyncio.Future[None]:
+        """Have the backend get ``appearance`` ready (a backend with compute processes sends
+        the face to them) off the event loop and off the lanes, now rather than with the
+        first batch that draws it. Best effort: a failure is logged, and the face then
+        travels with that batch. Awaiting the result is optional."""
+        preload = getattr(self.backend, "preload", None)
+        if preload is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        task = asyncio.get_running_loop().run_in_executor(None, preload, appearance)
+        self._preloads.add(task)
+        task.add_done_callback(self._preload_done)
+        return asyncio.shield(task)
 
     def _preload_done(self, task: asyncio.Future[None]) -> None:
         self._preloads.discard(task)

@@ -29,7 +29,7 @@ from lpm_bridge.errors import (
     UnavailableError,
 )
 from lpm_bridge.motion import ARKIT_NAMES, SUPPORTED_FPS
-from lpm_bridge.server.avatars import DEFAULT_ID, AvatarRecord, AvatarStore
+from lpm_bridge.server.avatars import DEFAULT_ID, DEFAULT_SIZE, AvatarRecord, AvatarStore
 from lpm_bridge.server.convert import (
     ENCODING_TO_PROTO,
     config_from_proto,
@@ -284,7 +284,15 @@ class BridgeServicer(pb_grpc.BridgeServicer):
     ) -> pb.Avatar:
         try:
             self._check_image(request.portrait_image, "portrait_image")
-            return _avatar(await self.store.register(request.portrait_image, request.name))
+            record = await self.store.register(request.portrait_image, request.name)
+            if self.engine is not None:
+                # A registered face is sent to the compute processes now, so the sessions
+                # that use it start without that hitch (16 NPC faces starting at once
+                # otherwise cost their first second).
+                appearance = await self.store.appearance(record.id, DEFAULT_SIZE, "portrait_image")
+                with contextlib.suppress(Exception):  # best effort; logged by the engine
+                    await self.engine.preload(appearance)
+            return _avatar(record)
         except LPMError as e:
             await context.abort(*status_of(e))
             raise  # unreachable: abort raises
