@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,11 @@ class BridgeClient:
         reply: pb.ServerInfo = await self.stub.GetServerInfo(pb.GetServerInfoRequest())
         return reply
 
-    async def register_avatar(self, image: bytes, name: str = "") -> pb.Avatar:
+    async def register_avatar(
+        self, image: bytes, name: str = "", sizes: Sequence[int] = ()
+    ) -> pb.Avatar:
         reply: pb.Avatar = await self.stub.RegisterAvatar(
-            pb.RegisterAvatarRequest(portrait_image=image, name=name)
+            pb.RegisterAvatarRequest(portrait_image=image, name=name, sizes=list(sizes))
         )
         return reply
 
@@ -150,9 +152,9 @@ class SyncBridgeClient:
         reply: pb.ServerInfo = self.stub.GetServerInfo(pb.GetServerInfoRequest())
         return reply
 
-    def register_avatar(self, image: bytes, name: str = "") -> pb.Avatar:
+    def register_avatar(self, image: bytes, name: str = "", sizes: Sequence[int] = ()) -> pb.Avatar:
         reply: pb.Avatar = self.stub.RegisterAvatar(
-            pb.RegisterAvatarRequest(portrait_image=image, name=name)
+            pb.RegisterAvatarRequest(portrait_image=image, name=name, sizes=list(sizes))
         )
         return reply
 

@@ -155,12 +155,14 @@ class Event(_message.Message):
     def __init__(self, type: _Optional[_Union[EventType, str]] = ..., pts_samples: _Optional[int] = ..., message: _Optional[str] = ..., status_code: _Optional[int] = ..., field: _Optional[str] = ...) -> None: ...
 
 class RegisterAvatarRequest(_message.Message):
-    __slots__ = ("portrait_image", "name")
+    __slots__ = ("portrait_image", "name", "sizes")
     PORTRAIT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZES_FIELD_NUMBER: _ClassVar[int]
     portrait_image: bytes
     name: str
-    def __init__(self, portrait_image: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
+    sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, portrait_image: _Optional[bytes] = ..., name: _Optional[str] = ..., sizes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Avatar(_message.Message):
     __slots__ = ("id", "name", "content_sha256", "sizes", "builtin")

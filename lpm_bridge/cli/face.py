@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     reg = avsub.add_parser("register", help="encode a portrait once on a daemon; prints its id")
     reg.add_argument("--image", required=True, help="portrait (JPEG/PNG/WebP)")
     reg.add_argument("--name", default="", help="display name")
+    reg.add_argument(
+        "--sizes", type=int, nargs="+", default=[256], choices=(256, 512),
+        help="output sizes to prepare now (default: 256); others are encoded at first use",
+    )  # fmt: skip
     lst = avsub.add_parser("list", help="the avatars a daemon has stored")
     rm = avsub.add_parser("delete", help="forget a stored avatar")
     rm.add_argument("id", help="avatar id (from register or list)")
@@ -141,7 +145,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise NotFoundError(f"portrait {path} does not exist", field="--image")
     with SyncBridgeClient(args.server) as client:
-        print(_avatar_json(client.register_avatar(path.read_bytes(), args.name)))
+        print(_avatar_json(client.register_avatar(path.read_bytes(), args.name, args.sizes)))
     return 0
 
 

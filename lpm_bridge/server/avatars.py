@@ -20,7 +20,7 @@ import json
 import re
 import shutil
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,9 +148,16 @@ class AvatarStore:
 
     # ----------------------------------------------------------------- changes
     async def register(
-        self, image: bytes, name: str = "", size: int = DEFAULT_SIZE
+        self, image: bytes, name: str = "", sizes: Sequence[int] = (DEFAULT_SIZE,)
     ) -> AvatarRecord:
-        """Encode and store a portrait; the same bytes give the same id (idempotent)."""
+        """Encode and store a portrait at each of ``sizes``; the same bytes give the same
+        id (idempotent: a size already stored is not encoded again)."""
+        record = await self._register(image, name, sizes[0])
+        for size in sizes:  # each encoded and saved if missing (an existing avatar may lack it)
+            await self.appearance(record.id, size, "sizes")
+        return self._record(self.root / record.id) or record
+
+    async def _register(self, image: bytes, name: str, size: int) -> AvatarRecord:
         if not image:
             raise InvalidInputError("portrait_image is empty", field="portrait_image")
         sha = hashlib.sha256(image).hexdigest()

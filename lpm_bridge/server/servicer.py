@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +213,18 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         await session.start()
         return session
 
+    @staticmethod
+    def _check_sizes(sizes: Sequence[int]) -> list[int]:
+        """RegisterAvatarRequest.sizes: supported output sizes, in order, once each."""
+        for size in sizes:
+            if size not in SUPPORTED_SIZES:
+                raise InvalidInputError(
+                    f"sizes: {size} is not an output size; use "
+                    + " or ".join(str(s) for s in SUPPORTED_SIZES),
+                    field="sizes",
+                )
+        return list(dict.fromkeys(sizes)) or [DEFAULT_SIZE]
+
     def _check_image(self, image: bytes, field: str) -> None:
         if len(image) > self.limits.max_image_bytes:
             raise ResourceExhaustedError(
@@ -284,14 +296,16 @@ class BridgeServicer(pb_grpc.BridgeServicer):
     ) -> pb.Avatar:
         try:
             self._check_image(request.portrait_image, "portrait_image")
-            record = await self.store.register(request.portrait_image, request.name)
+            sizes = self._check_sizes(request.sizes)
+            record = await self.store.register(request.portrait_image, request.name, sizes)
             if self.engine is not None:
                 # A registered face is sent to the compute processes now, so the sessions
                 # that use it start without that hitch (16 NPC faces starting at once
                 # otherwise cost their first second).
-                appearance = await self.store.appearance(record.id, DEFAULT_SIZE, "portrait_image")
-                with contextlib.suppress(Exception):  # best effort; logged by the engine
-                    await self.engine.preload(appearance)
+                for size in sizes:
+                    appearance = await self.store.appearance(record.id, size, "sizes")
+                    with contextlib.suppress(Exception):  # best effort; logged by the engine
+                        await self.engine.preload(appearance)
             return _avatar(record)
         except LPMError as e:
             await context.abort(*status_of(e))

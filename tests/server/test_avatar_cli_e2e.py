@@ -22,6 +22,11 @@ def test_register_list_delete(
     assert main(["avatar", "register", "--image", str(portrait), "--name", "Ada", *server]) == 0
     registered = json.loads(capsys.readouterr().out)
     assert registered["name"] == "Ada" and len(registered["content_sha256"]) == 64
+    assert registered["sizes"] == [256]
+    # --sizes prepares 512 as well (same bytes: same avatar, one more encoding)
+    args = ["avatar", "register", "--image", str(portrait), "--sizes", "256", "512", *server]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["sizes"] == [256, 512]
 
     assert main(["avatar", "list", *server]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -1,4 +1,5 @@
-"""RegisterAvatar hands the new face to every compute process before any session uses it.
+"""RegisterAvatar hands the new face, at each size asked for, to every compute process
+before any session uses it.
 
 In-process daemon (``serve``) with the real backend and two compute processes, driven over
 a loopback gRPC socket; the pool is asked directly what each worker holds.
@@ -46,10 +47,18 @@ async def test_a_registered_face_reaches_every_compute_process_before_a_session(
             assert len(avatar.id) == 16
             # The reply comes after the face is in both workers: one more appearance each.
             assert await asyncio.to_thread(pool.cached) == [n + 1 for n in before]
+            assert list(avatar.sizes) == [256]
             # Registering the same bytes again sends nothing more.
             again = await stub.RegisterAvatar(pb.RegisterAvatarRequest(portrait_image=image))
             assert again.id == avatar.id
             assert await asyncio.to_thread(pool.cached) == [n + 1 for n in before]
+            # Asking for 512 too: encoded, stored and in both workers before the reply.
+            both = await stub.RegisterAvatar(
+                pb.RegisterAvatarRequest(portrait_image=image, sizes=[512, 256])
+            )
+            assert both.id == avatar.id and list(both.sizes) == [256, 512]
+            assert (tmp_path / avatar.id / "appearance_512.safetensors").is_file()
+            assert await asyncio.to_thread(pool.cached) == [n + 2 for n in before]
     finally:
         stop.set()
         await asyncio.wait_for(daemon, 60)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
+from lpm_bridge.appearance import default_avatar_image
 
 Code = grpc.StatusCode
 
@@ -113,6 +114,12 @@ async def test_bad_avatar_requests(stub: pb_grpc.BridgeStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await stub.RegisterAvatar(pb.RegisterAvatarRequest(portrait_image=b"nope"))
     assert e.value.code() == Code.INVALID_ARGUMENT and "portrait_image" in (e.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await stub.RegisterAvatar(
+            pb.RegisterAvatarRequest(portrait_image=default_avatar_image(), sizes=[256, 300])
+        )
+    assert e.value.code() == Code.INVALID_ARGUMENT
+    assert "sizes: 300 is not an output size; use 256 or 512" in (e.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as e:
         await stub.DeleteAvatar(pb.DeleteAvatarRequest(id="ffffffffffffffff"))
     assert e.value.code() == Code.NOT_FOUND and "id" in (e.value.details() or "")
