@@ -19,7 +19,10 @@ Two ways a game sends a line, two clocks:
     python bench/bridge_concurrency.py --sessions 6 --size 512 [--burst]
 
 ``--distinct-avatars`` gives every session its own registered face (16 NPCs, not one face
-16 times): each then renders in its own run of the batch.
+16 times): each then renders in its own run of the batch. Faces are registered at the
+session size (``RegisterAvatarRequest.sizes``) before the clock runs, as a game would at
+level load; ``--register-at-256`` registers at the default size only, so sessions at 512
+encode their face when they start (what registering without ``sizes`` costs).
 """
 
 from __future__ import annotations
@@ -146,7 +149,9 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         ids = ["default"] * args.sessions
         if args.distinct_avatars:  # one NPC face per session, registered before the clock runs
             for k, image in enumerate(portraits(args.sessions)):
-                avatar = await stub.RegisterAvatar(pb.RegisterAvatarRequest(portrait_image=image))
+                sizes = [] if args.register_at_256 else [args.size]
+                request = pb.RegisterAvatarRequest(portrait_image=image, sizes=sizes)
+                avatar = await stub.RegisterAvatar(request)
                 ids[k] = avatar.id
         # Every line is synthesised before the clock runs: making one on the event loop while
         # other sessions stream held their senders up by up to ~250 ms.
@@ -171,7 +176,15 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "seconds": args.seconds,
         "mode": "burst" if args.burst else "realtime",
         "lookahead_ms": 40 if args.lookahead_ms is None else args.lookahead_ms,
-        "avatars": "distinct" if args.distinct_avatars else "one (default)",
+        "avatars": (
+            (
+                "distinct, registered at 256"
+                if args.register_at_256
+                else "distinct, registered at the session size"
+            )
+            if args.distinct_avatars
+            else "one (default)"
+        ),
         "playout_delay_ms": None if args.burst else args.playout_delay_ms,
         "all_frames_on_time": all(r["late"] == 0 for r in results),
         "late_frames_total": int(sum(r["late"] for r in results)),
@@ -214,6 +227,11 @@ def main() -> None:
     )
     p.add_argument(
         "--distinct-avatars", action="store_true", help="a different registered face per session"
+    )
+    p.add_argument(
+        "--register-at-256",
+        action="store_true",
+        help="with --distinct-avatars: register at the default size only, not the session's",
     )
     p.add_argument("--server", default=None, help="use a running daemon instead of starting one")
     p.add_argument(
