@@ -142,6 +142,12 @@ def lag_stats(results: list[dict[str, object]]) -> tuple[dict[str, float], list[
     ]
 
 
+def avatars_label(args: argparse.Namespace) -> str:
+    if not args.distinct_avatars:
+        return "one (default)"
+    return "distinct, registered at " + ("256" if args.register_at_256 else "the session size")
+
+
 async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
     client_gc = ClientGC()
     async with grpc.aio.insecure_channel(target) as ch:
@@ -176,15 +182,7 @@ async def run(args: argparse.Namespace, target: str) -> dict[str, object]:
         "seconds": args.seconds,
         "mode": "burst" if args.burst else "realtime",
         "lookahead_ms": 40 if args.lookahead_ms is None else args.lookahead_ms,
-        "avatars": (
-            (
-                "distinct, registered at 256"
-                if args.register_at_256
-                else "distinct, registered at the session size"
-            )
-            if args.distinct_avatars
-            else "one (default)"
-        ),
+        "avatars": avatars_label(args),
         "playout_delay_ms": None if args.burst else args.playout_delay_ms,
         "all_frames_on_time": all(r["late"] == 0 for r in results),
         "late_frames_total": int(sum(r["late"] for r in results)),

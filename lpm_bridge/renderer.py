@@ -331,27 +331,30 @@ class _Frames:
     def device(self) -> torch.device:
         return self.parts[0][1].device
 
-    def _painted(self, alpha: torch.Tensor) -> list[slice]:
-        """The rows of each run that ``alpha: (T, ...)`` paints anywhere. One reduction for
+    def _painted(
+        self, alpha: torch.Tensor
+    ) -> list[tuple[slice, torch.Tensor, torch.Tensor | None]]:
+        """The runs (``parts``) that ``alpha: (T, ...)`` paints anywhere. One reduction for
         the chunk: a run whose alpha is zero (an eye that does not blink) is left alone
         instead of being sliced and blended."""
         if len(self.parts) == 1:
-            return [self.parts[0][0]]
+            return self.parts
         painted = (alpha.flatten(1).amax(dim=1) > 0).tolist()
-        return [sl for sl, _, _ in self.parts if any(painted[sl])]
+        return [part for part in self.parts if any(painted[part[0]])]
 
+    @staticmethod
     def _regions(
-        self, plane: int, box: tuple[int, int, int, int], rows: list[slice]
+        parts: list[tuple[slice, torch.Tensor, torch.Tensor | None]],
+        plane: int,
+        box: tuple[int, int, int, int],
     ) -> list[torch.Tensor]:
-        """Views of pixels ``box`` of one plane (0: RGB or Y, 1: CbCr) of the runs ``rows``."""
+        """Views of pixels ``box`` of one plane (0: RGB or Y, 1: CbCr) of ``parts``."""
         x0, y0, x1, y1 = box
-        wanted = {sl.start for sl in rows}
         views = []
-        for sl, first, chroma in self.parts:
-            if sl.start in wanted:
-                p = first if plane == 0 else chroma
-                assert p is not None
-                views.append(p[:, :, y0:y1, x0:x1])
+        for _, first, chroma in parts:
+            p = first if plane == 0 else chroma
+            assert p is not None
+            views.append(p[:, :, y0:y1, x0:x1])
         return views
 
     def blend(
@@ -364,10 +367,11 @@ class _Frames:
         (gathering them into one tensor and writing it back cost ~45 us a frame with
         16 one-frame runs at 256)."""
         a = alpha[:, None]
-        rows = self._painted(alpha)
-        if not rows:
+        parts = self._painted(alpha)
+        if not parts:
             return
-        views = self._regions(0, box, rows)
+        rows = [sl for sl, _, _ in parts]
+        views = self._regions(parts, 0, box)
         if not self.planar:
             torch._foreach_lerp_(views, _split(color, rows), _split(a, rows))
             return
@@ -379,7 +383,7 @@ class _Frames:
         cbox = (x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2)
         pad = (x0 - 2 * cbox[0], 2 * cbox[2] - x1, y0 - 2 * cbox[1], 2 * cbox[3] - y1)
         mixed = _block_mean(F.pad(torch.cat([a, a * ycc[:, 1:]], dim=1), pad))
-        cviews = self._regions(1, cbox, rows)
+        cviews = self._regions(parts, 1, cbox)
         torch._foreach_mul_(cviews, _split(1.0 - mixed[:, :1], rows))  # c += m1 - m0 c
         torch._foreach_add_(cviews, _split(mixed[:, 1:], rows))
 
