@@ -295,21 +295,26 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         self, request: pb.RegisterAvatarRequest, context: grpc.aio.ServicerContext
     ) -> pb.Avatar:
         try:
-            self._check_image(request.portrait_image, "portrait_image")
-            sizes = self._check_sizes(request.sizes)
-            record = await self.store.register(request.portrait_image, request.name, sizes)
-            if self.engine is not None:
-                # A registered face is sent to the compute processes now, so the sessions
-                # that use it start without that hitch (16 NPC faces starting at once
-                # otherwise cost their first second).
-                for size in sizes:
-                    appearance = await self.store.appearance(record.id, size, "sizes")
-                    with contextlib.suppress(Exception):  # best effort; logged by the engine
-                        await self.engine.preload(appearance)
-            return _avatar(record)
+            return await self.register_avatar(request)
         except LPMError as e:
             await context.abort(*status_of(e))
             raise  # unreachable: abort raises
+
+    async def register_avatar(self, request: pb.RegisterAvatarRequest) -> pb.Avatar:
+        """Store a portrait, prepared at ``request.sizes`` (the RegisterAvatar call, for the
+        gRPC method and the WebSocket gateway alike); bad input raises an LPMError."""
+        self._check_image(request.portrait_image, "portrait_image")
+        sizes = self._check_sizes(request.sizes)
+        record = await self.store.register(request.portrait_image, request.name, sizes)
+        if self.engine is not None:
+            # A registered face is sent to the compute processes now, so the sessions that
+            # use it start without that hitch (16 NPC faces starting at once otherwise
+            # cost their first second).
+            for size in sizes:
+                appearance = await self.store.appearance(record.id, size, "sizes")
+                with contextlib.suppress(Exception):  # best effort; logged by the engine
+                    await self.engine.preload(appearance)
+        return _avatar(record)
 
     async def ListAvatars(
         self, request: pb.ListAvatarsRequest, context: grpc.aio.ServicerContext

@@ -2,7 +2,8 @@
 
 A second thin adapter over the same session machinery as the gRPC servicer
 (``BridgeServicer.run_perform``): same config, same timeline, same limits, same errors.
-One WebSocket connection is one Perform call, at ``ws://HOST:PORT/v1/perform``.
+One WebSocket connection is one Perform call, at ``ws://HOST:PORT/v1/perform``, or one
+RegisterAvatar call, at ``ws://HOST:PORT/v1/register_avatar``.
 
 Client -> server
   * text message: one ``PerformRequest`` in the protobuf JSON mapping, e.g.
@@ -20,6 +21,12 @@ Server -> client
   An error ends the call with an ``EVENT_TYPE_ERROR`` event and then a close code of
   ``4000 + the gRPC status code`` (4003 INVALID_ARGUMENT, 4005 NOT_FOUND,
   4008 RESOURCE_EXHAUSTED, 4009 FAILED_PRECONDITION, 4014 UNAVAILABLE), the message as reason.
+
+RegisterAvatar (``/v1/register_avatar``): so an engine without gRPC can register its NPCs'
+faces at level load too. The client sends one text message, a ``RegisterAvatarRequest`` in
+the JSON mapping (``portrait_image`` base64, as the mapping writes bytes; optional ``name``
+and ``sizes``); the server replies ``{"avatar": {...}}`` once the face is ready, and closes
+normally (1000). Errors end it as a Perform call's do.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from lpm_bridge.server.servicer import BridgeServicer, error_response, status_of
 
 log = logging.getLogger(__name__)
 PATH: Final[str] = "/v1/perform"
+REGISTER_PATH: Final[str] = "/v1/register_avatar"
 CLOSE_CODE_BASE: Final[int] = 4000  # + gRPC status code: the private-use close code range
 MAX_REASON_BYTES: Final[int] = 120  # a close reason must fit one control frame (125 bytes)
 _HEADER: Final[struct.Struct] = struct.Struct("<I")
@@ -80,6 +88,24 @@ def decode_request(message: str | bytes) -> pb.PerformRequest:
     return request
 
 
+def decode_register(message: str | bytes) -> pb.RegisterAvatarRequest:
+    """The one message of a RegisterAvatar call -> the request; else an InvalidInputError."""
+    if isinstance(message, bytes):
+        raise InvalidInputError(
+            "message: send a RegisterAvatarRequest as JSON text (portrait_image in base64), "
+            "not binary",
+            field="message",
+        )
+    request = pb.RegisterAvatarRequest()
+    try:
+        json_format.Parse(message, request)
+    except (json_format.ParseError, json.JSONDecodeError) as e:
+        raise InvalidInputError(
+            f"message: not a RegisterAvatarRequest in protobuf JSON: {e}", field="message"
+        ) from e
+    return request
+
+
 class WebSocketGateway:
     """Serves ``BridgeServicer.run_perform`` over WebSocket. ``start()`` / ``aclose()``."""
 
@@ -107,9 +133,15 @@ class WebSocketGateway:
 
     async def _handle(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else ""
+        path = path.split("?")[0]
         try:
-            if path.split("?")[0] != PATH:
-                raise NotFoundError(f"path: {path!r} is not served; use {PATH}", field="path")
+            if path == REGISTER_PATH:
+                await self._register(ws)
+                return
+            if path != PATH:
+                raise NotFoundError(
+                    f"path: {path!r} is not served; use {PATH} or {REGISTER_PATH}", field="path"
+                )
             self.servicer.admit()
             responses = self.servicer.run_perform(self._requests(ws))
             try:
@@ -121,6 +153,13 @@ class WebSocketGateway:
             await self._fail(ws, e)
         except ConnectionClosed:
             pass  # the client went away; run_perform's cleanup has freed the session
+
+    async def _register(self, ws: ServerConnection) -> None:
+        """One RegisterAvatar call: one request message in, ``{"avatar": ...}`` out, close."""
+        avatar = await self.servicer.register_avatar(decode_register(await ws.recv()))
+        reply = json_format.MessageToDict(avatar, preserving_proto_field_name=True, **_JSON)
+        await ws.send(json.dumps({"avatar": reply}))
+        await ws.close(1000, "registered")
 
     async def _requests(self, ws: ServerConnection) -> AsyncIterator[pb.PerformRequest]:
         async for message in ws:

@@ -57,8 +57,9 @@ def test_gdscript_uses_protocol_names() -> None:
         for enum_value in re.findall(r'"((?:EVENT_TYPE|FRAME_ENCODING)_[A-Z_]+)"', text):
             assert enum_value in values, f"{path.name}: {enum_value} is not in bridge.proto"
         # Keys read from or written into protocol dictionaries: frame["pts_samples"], ...
-        for key in re.findall(r'(?:frame|event|doc|info)\["([a-z_]+)"\]', text):
-            assert key in fields | {"frame", "event", "started", "image"}, f"{path.name}: {key}"
+        # (and "avatar": the key of the gateway's RegisterAvatar reply)
+        for key in re.findall(r'(?:frame|event|doc|info|config)\["([a-z_]+)"\]', text):
+            assert key in fields | {"image", "avatar"}, f"{path.name}: {key}"
         for key in re.findall(r'\{"([a-z_]+)":', text):
             assert key in fields, f"{path.name}: request key {key!r} is not a proto field"
 

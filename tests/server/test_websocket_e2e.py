@@ -6,6 +6,7 @@ binary PCM, text events, binary frames of ``[u32 n][n bytes JSON][image]``.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import struct
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from daemon_harness import SR, Daemon, speech
+from face_helpers import mirrored_astronaut_png
 from PIL import Image
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -112,3 +114,55 @@ async def test_unknown_path_is_not_found(ws_url: str) -> None:
     async with connect(ws_url.replace("/v1/perform", "/nope")) as ws:
         await read_until_closed(ws)
     assert ws.close_code == 4005 and "path" in (ws.close_reason or "")
+
+
+def register_url(ws_url: str) -> str:
+    return ws_url.replace("/v1/perform", "/v1/register_avatar")
+
+
+async def test_register_avatar_then_perform_with_it(ws_url: str) -> None:
+    """What the Godot client does at level load: register the NPC's face over the gateway,
+    then start its session with the returned id."""
+    request = {
+        "portrait_image": base64.b64encode(mirrored_astronaut_png()).decode(),
+        "name": "mirror",
+        "sizes": [256],
+    }
+    ids = []
+    for _ in range(2):  # the same bytes again: the same avatar, at once
+        async with connect(register_url(ws_url), max_size=8 * 1024 * 1024) as ws:
+            await ws.send(json.dumps(request))
+            received = await read_until_closed(ws)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
+        assert len(received) == 1
+        avatar = received[0][0]["avatar"]
+        assert avatar["name"] == "mirror" and avatar["builtin"] is False
+        assert 256 in avatar["sizes"] and len(avatar["content_sha256"]) == 64
+        ids.append(avatar["id"])
+    assert ids[0] == ids[1] and ids[0] != "default"
+    async with connect(ws_url, max_size=8 * 1024 * 1024) as ws:
+        await ws.send(json.dumps({"config": {"sample_rate_hz": SR, "avatar_id": ids[0]}}))
+        started, _ = decode(await ws.recv())
+        assert started["started"]["config"]["avatar_id"] == ids[0]
+        doc, image = decode(await ws.recv())  # idle frames flow between lines
+        assert "frame" in doc and Image.open(io.BytesIO(image)).size == (256, 256)
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (b"\x89PNG", "message"),  # a binary message: the request is JSON text
+        ("{not json", "message"),
+        ({"portrait_image": base64.b64encode(b"not an image").decode()}, "portrait_image"),
+        ({"portrait_image": base64.b64encode(b"x").decode(), "sizes": [300]}, "sizes"),
+    ],
+)
+async def test_register_avatar_bad_input_closes_with_status(
+    ws_url: str, message: Any, field: str
+) -> None:
+    async with connect(register_url(ws_url)) as ws:
+        await ws.send(message if isinstance(message, bytes | str) else json.dumps(message))
+        received = await read_until_closed(ws)
+    assert ws.close_code == 4003, (ws.close_code, ws.close_reason)
+    assert field in (ws.close_reason or "")
+    assert [d["event"]["field"] for d, _ in received] == [field]

@@ -3,7 +3,8 @@
 ## Put it on a Node with an LpmBridgeClient child and an AudioStreamPlayer child, point
 ## `portrait` at a TextureRect (2D) and/or `npc_mesh` at a MeshInstance3D whose material
 ## shows the face (NPC texture), and `rig` at a MeshInstance3D with ARKit-named blend
-## shapes (3D). Then call speak(load("res://line.wav")).
+## shapes (3D). Set `face_portrait` to give the NPC its own face, registered with the
+## daemon at level load. Then call speak(load("res://line.wav")).
 ##
 ## Sync rule (docs/protocol.md): the audio is the clock. The line's audio starts playing
 ## at the UTTERANCE_START position of the session timeline, once its first speech frame has
@@ -16,6 +17,9 @@ extends Node
 @export var portrait: TextureRect
 @export var npc_mesh: MeshInstance3D
 @export var rig: MeshInstance3D
+## This NPC's own face (a portrait texture, imported lossless as 2D textures are by
+## default). Registered at level load (_ready) at `size`; empty: the daemon's default face.
+@export var face_portrait: Texture2D
 ## The line's audio waits for its first frame plus this buffer: a busy server then delays
 ## the line a little instead of letting the face lag the voice (docs/performance.md: with
 ## 16 lines sent at once, about 150 ms keeps every frame on time).
@@ -38,11 +42,35 @@ func _ready() -> void:
 	bridge.frame_received.connect(_on_frame)
 	bridge.event_received.connect(_on_event)
 	bridge.closed.connect(_on_closed)
-	var err := bridge.open({
-		"sample_rate_hz": sample_rate_hz, "size": size, "blendshapes": rig != null,
-	})
+	var config := {"sample_rate_hz": sample_rate_hz, "size": size, "blendshapes": rig != null}
+	if face_portrait != null:
+		var avatar_id := await _register_face()
+		if avatar_id != "":
+			config["avatar_id"] = avatar_id
+	var err := bridge.open(config)
 	if err != OK:
 		push_error("lpm-bridge: cannot connect to %s (%s)" % [bridge.url, error_string(err)])
+
+
+## Register face_portrait with the daemon; its avatar id, or "" (logged) if that failed.
+func _register_face() -> String:
+	var registration := LpmBridgeAvatar.new()
+	registration.url = bridge.url.replace("/v1/perform", "/v1/register_avatar")
+	add_child(registration)
+	var png := face_portrait.get_image().save_png_to_buffer()
+	var sizes: Array[int] = [size]
+	var avatar_id := ""
+	if registration.register(png, name, sizes) == OK:
+		# [avatar, status_code, message]: await returns a multi-argument signal's arguments.
+		var result: Array = await registration.finished
+		if result[1] == 0:
+			avatar_id = result[0]["id"]
+		else:
+			push_error("lpm-bridge: face not registered: %d %s" % [result[1], result[2]])
+	else:
+		push_error("lpm-bridge: cannot connect to %s" % registration.url)
+	registration.queue_free()
+	return avatar_id
 
 
 ## Perform one line: a 16-bit mono AudioStreamWAV at sample_rate_hz. The whole clip is sent

@@ -1,6 +1,7 @@
 // LpmBridgeNpc: plays a line of dialogue and shows the lpm-bridge face in sync with it.
 //
-// Attach to an NPC with an AudioSource. Set faceRenderer (its material's main texture
+// Attach to an NPC with an AudioSource. Optionally set facePortrait (the NPC's own face,
+// registered at level load). Set faceRenderer (its material's main texture
 // becomes the face: an NPC texture) and/or portrait (a UI RawImage), and rig (a
 // SkinnedMeshRenderer with ARKit-named blend shapes) for 3D. Then call Speak(clip).
 //
@@ -21,6 +22,10 @@ namespace LpmBridge
     {
         public string serverAddress = "http://127.0.0.1:50051";
         public string avatarId = "default";
+        // Optional: this NPC's own face, a portrait image imported as a TextAsset (rename
+        // it to .bytes). Registered with the daemon at level load (Start), at `size`;
+        // avatarId is then the registered face's id.
+        public TextAsset facePortrait;
         public int sampleRateHz = 24000;
         public int size = 256;
         public Renderer faceRenderer;
@@ -47,6 +52,20 @@ namespace LpmBridge
             _texture = new Texture2D(size, size, TextureFormat.RGB24, false);
             if (faceRenderer != null) faceRenderer.material.mainTexture = _texture;
             if (portrait != null) portrait.texture = _texture;
+            if (facePortrait != null)
+            {
+                try
+                {
+                    Avatar avatar = await LpmBridgeSession.RegisterAvatarAsync(
+                        serverAddress, facePortrait.bytes, name, (uint)size);
+                    avatarId = avatar.Id;
+                }
+                catch (Grpc.Core.RpcException e)
+                {
+                    // e.g. INVALID_ARGUMENT "portrait_image: no face found ...": keep avatarId.
+                    Debug.LogError($"lpm-bridge: face not registered: {e.Status.StatusCode} {e.Status.Detail}");
+                }
+            }
             _session = new LpmBridgeSession(serverAddress);
             await _session.StartAsync(new SessionConfig
             {

@@ -46,6 +46,29 @@ namespace LpmBridge
             _call = client.Perform(cancellationToken: _cancel.Token);
         }
 
+        // Register an NPC's portrait (JPEG/PNG/WebP bytes) once, at level load, and return
+        // its id for SessionConfig.AvatarId. The daemon encodes the face for each of
+        // `sizes` (256, 512) and hands it to its compute processes before it replies, so
+        // the NPC's first line starts without a hitch. Registering the same bytes again
+        // returns the same id at once. Bad input (no face, a size the daemon does not
+        // render) ends in an RpcException whose Status.Detail names the field at fault.
+        public static async Task<Avatar> RegisterAvatarAsync(
+            string address, byte[] portrait, string name, params uint[] sizes)
+        {
+            var request = new RegisterAvatarRequest
+            {
+                PortraitImage = ByteString.CopyFrom(portrait),
+                Name = name ?? "",
+            };
+            request.Sizes.AddRange(sizes);
+            var handler = new YetAnotherHttpHandler { Http2Only = true };
+            var options = new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true };
+            using (var channel = GrpcChannel.ForAddress(address, options))
+            {
+                return await new Bridge.BridgeClient(channel).RegisterAvatarAsync(request);
+            }
+        }
+
         // Send the config (first and once) and start receiving.
         public async Task StartAsync(SessionConfig config)
         {
