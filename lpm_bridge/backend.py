@@ -36,7 +36,7 @@ class LPMBackend:
         device: str = "cpu",
         pool: ComputePool | None = None,
     ) -> None:
-        self.model = model  # lpm_bridge.mapper.AudioPerformanceMapper
+        self.model = model  # lpm_bridge.mapper.MapperNet
         self.renderer = renderer  # lpm_bridge.renderer.Renderer
         self.name = name
         self.device = device
@@ -48,7 +48,7 @@ class LPMBackend:
     ) -> LPMBackend:
         """Load the mapper (``None``: shipped default, no network) and the renderer; start
         ``compute_processes`` compute workers (CPU only)."""
-        from lpm_bridge.mapper import load_motion_model
+        from lpm_bridge.mapper import load_motion_net
         from lpm_bridge.renderer import Renderer
 
         if compute_processes and device != "cpu":
@@ -58,7 +58,9 @@ class LPMBackend:
         path = None if model_path is None else str(model_path)
         pool = ComputePool(compute_processes, path) if compute_processes > 0 else None
         try:
-            model = load_motion_model(model_path, device=device)
+            # Sampling needs only the plain-torch network (transformers' modeling code would
+            # add ~135 MB and ~2.7 s to the daemon's start-up, as to each worker's).
+            model = load_motion_net(model_path, device=device)
         except BaseException:
             if pool is not None:
                 pool.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -123,3 +125,25 @@ def test_preload_sends_a_face_to_every_worker_before_its_first_frame(pool: Compu
     pool.preload(face)  # known everywhere: nothing sent
     assert pool.cached() == [n + 1 for n in before]
     assert len(pool.render_jpeg([face] * 2, rows()[:2], [85, 85])) == 2
+
+
+def test_a_compute_process_samples_without_transformers_modeling_code() -> None:
+    """A worker's loop, as ``python -m lpm_bridge.compute_pool`` runs it, loads the mapper
+    as the plain-torch ``MapperNet``: importing transformers' modeling code would cost every
+    compute process ~135 MB and ~2.7 s of start-up (its motion is checked equal above)."""
+    code = (
+        "import sys, threading\n"
+        "from multiprocessing import Pipe\n"
+        "from lpm_bridge import compute_pool as cp\n"
+        "ours, theirs = Pipe()\n"
+        "loop = threading.Thread(target=cp._serve, args=(theirs, None))\n"
+        "loop.start()\n"
+        "cp._send(ours, 'size')\n"  # answered once the model and renderer are loaded
+        "print(cp._recv(ours))\n"
+        "cp._send(ours, None)\n"
+        "loop.join()\n"
+        "print('transformers.modeling_utils' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["('ok', 0)", "False"]

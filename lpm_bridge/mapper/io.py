@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -18,8 +18,13 @@ from safetensors.torch import load_file
 
 from lpm_bridge.errors import CheckpointError
 from lpm_bridge.mapper.config import MODEL_TYPE, MotionMapperConfig
-from lpm_bridge.mapper.model import AudioPerformanceMapper
+from lpm_bridge.mapper.net import MapperNet
 from lpm_bridge.motion import CH, NUM_CHANNELS
+
+if TYPE_CHECKING:  # imported when used: it pulls in transformers.modeling_utils (~135 MB)
+    from lpm_bridge.mapper.model import AudioPerformanceMapper
+
+Net = TypeVar("Net", bound=MapperNet)
 
 DEFAULT_MODEL_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "assets" / "motion_model"
 CONFIG_FILE: Final[str] = "config.json"
@@ -75,6 +80,20 @@ def load_motion_model(
     path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> AudioPerformanceMapper:
     """Load a mapper checkpoint (``None``: the shipped one) in eval mode, without network."""
+    from lpm_bridge.mapper.model import AudioPerformanceMapper
+
+    return _load(AudioPerformanceMapper, path, device)
+
+
+def load_motion_net(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> MapperNet:
+    """``load_motion_model`` as a plain-torch ``MapperNet``: the same weights and outputs,
+    without importing ``transformers.modeling_utils`` (what the compute processes load)."""
+    return _load(MapperNet, path, device)
+
+
+def _load(cls: type[Net], path: str | Path | None, device: str | torch.device) -> Net:
     ckpt = DEFAULT_MODEL_DIR if path is None else Path(path)
     if not ckpt.is_dir():
         raise CheckpointError(f"checkpoint directory {ckpt} does not exist", field="path")
@@ -86,7 +105,7 @@ def load_motion_model(
         state = load_file(str(weights))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{weights} cannot be read: {e}", field=WEIGHTS_FILE) from e
-    model = AudioPerformanceMapper(config)
+    model = cls(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))

@@ -41,7 +41,7 @@ from lpm_bridge.motion import DEFAULT_FPS
 from lpm_bridge.visemes import MOUTH_CHANNELS
 
 if TYPE_CHECKING:
-    from lpm_bridge.mapper.model import AudioPerformanceMapper
+    from lpm_bridge.mapper.net import MapperNet
 
 FloatArray = npt.NDArray[np.float32]
 # Audio pushed ahead of the generated frames is held until used; past this it is refused, which
@@ -83,7 +83,7 @@ def frame_noise(seed: int, start: int, n: int, dim: int) -> Tensor:
     return torch.stack(rows)
 
 
-def sample_batch(model: AudioPerformanceMapper, requests: list[ChunkRequest]) -> list[FloatArray]:
+def sample_batch(model: MapperNet, requests: list[ChunkRequest]) -> list[FloatArray]:
     """Sample many chunks (of any streams) with batched network calls; one (n, 55) array each.
 
     Chunks of one solver are sampled together. With a state-prefix model, chunks of different
@@ -175,7 +175,7 @@ class MotionStream:
 
     def __init__(
         self,
-        model: AudioPerformanceMapper,
+        model: MapperNet,
         sample_rate: int = FEATURE_RATE,
         fps: int = DEFAULT_FPS,
         num_steps: int = DEFAULT_STEPS,

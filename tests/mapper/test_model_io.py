@@ -12,9 +12,11 @@ from lpm_bridge.errors import CheckpointError
 from lpm_bridge.mapper import (
     DEFAULT_MODEL_DIR,
     AudioPerformanceMapper,
+    MapperNet,
     MotionMapperConfig,
     MotionStream,
     load_motion_model,
+    load_motion_net,
     save_motion_model,
 )
 
@@ -43,6 +45,26 @@ def test_shipped_default_loads_offline() -> None:
     assert (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size < 8 * 2**20
     assert not model.training
     assert model.config.state_prefix  # sampling caches the state across ODE steps
+
+
+def test_plain_net_is_the_same_network(tiny_model: AudioPerformanceMapper, tmp_path: Path) -> None:
+    """``load_motion_net`` (what the compute processes load): the same weights, the same motion,
+    and a checkpoint that does not match is refused the same way."""
+    save_motion_model(tiny_model, tmp_path / "ck")
+    net = load_motion_net(tmp_path / "ck")
+    assert type(net) is MapperNet and not net.training
+    assert net.state_dict().keys() == tiny_model.state_dict().keys()
+    audio = (np.random.default_rng(1).normal(0, 3000, 16000)).astype(np.int16)
+    outs = []
+    for m in (tiny_model, net):
+        s = MotionStream(m, 16000, seed=2)
+        s.push_audio(audio)
+        outs.append(s.generate(8))
+    assert np.array_equal(outs[0], outs[1])
+    (tmp_path / "ck" / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError) as e:
+        load_motion_net(tmp_path / "ck")
+    assert e.value.field == "model.safetensors"
 
 
 @pytest.fixture
