@@ -107,7 +107,8 @@ def decode_register(message: str | bytes) -> pb.RegisterAvatarRequest:
 
 
 class WebSocketGateway:
-    """Serves ``BridgeServicer.run_perform`` over WebSocket. ``start()`` / ``aclose()``."""
+    """Serves ``BridgeServicer.run_perform`` and ``register_avatar`` over WebSocket.
+    ``start()`` / ``aclose()``."""
 
     def __init__(self, servicer: BridgeServicer, host: str, port: int, max_message_bytes: int):
         self.servicer = servicer
