@@ -35,7 +35,7 @@ import json
 import logging
 import struct
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Final, TypeVar
 
 from google.protobuf import json_format
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -78,14 +78,7 @@ def decode_request(message: str | bytes) -> pb.PerformRequest:
     """One client message -> a PerformRequest; bad JSON is an InvalidInputError."""
     if isinstance(message, bytes):
         return pb.PerformRequest(audio=pb.AudioChunk(pcm=message))
-    request = pb.PerformRequest()
-    try:
-        json_format.Parse(message, request)
-    except (json_format.ParseError, json.JSONDecodeError) as e:
-        raise InvalidInputError(
-            f"message: not a PerformRequest in protobuf JSON: {e}", field="message"
-        ) from e
-    return request
+    return _parse(message, pb.PerformRequest())
 
 
 def decode_register(message: str | bytes) -> pb.RegisterAvatarRequest:
@@ -96,12 +89,19 @@ def decode_register(message: str | bytes) -> pb.RegisterAvatarRequest:
             "not binary",
             field="message",
         )
-    request = pb.RegisterAvatarRequest()
+    return _parse(message, pb.RegisterAvatarRequest())
+
+
+_Request = TypeVar("_Request", pb.PerformRequest, pb.RegisterAvatarRequest)
+
+
+def _parse(text: str, request: _Request) -> _Request:
+    """``text`` (protobuf JSON) into ``request``; bad JSON is an InvalidInputError naming it."""
     try:
-        json_format.Parse(message, request)
+        json_format.Parse(text, request)
     except (json_format.ParseError, json.JSONDecodeError) as e:
         raise InvalidInputError(
-            f"message: not a RegisterAvatarRequest in protobuf JSON: {e}", field="message"
+            f"message: not a {type(request).__name__} in protobuf JSON: {e}", field="message"
         ) from e
     return request
 

@@ -23,6 +23,14 @@ from lpm_bridge.mapper import (
 from .conftest import tiny_config
 
 
+def _motion(model: MapperNet, audio_seed: int, seed: int) -> np.ndarray:
+    """8 frames of ``model``'s motion for 1 s of noise (``audio_seed``), sampled with ``seed``."""
+    audio = (np.random.default_rng(audio_seed).normal(0, 3000, 16000)).astype(np.int16)
+    s = MotionStream(model, 16000, seed=seed)
+    s.push_audio(audio)
+    return s.generate(8)
+
+
 def test_roundtrip(tiny_model: AudioPerformanceMapper, tmp_path: Path) -> None:
     save_motion_model(tiny_model, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "model.safetensors"}
@@ -31,13 +39,7 @@ def test_roundtrip(tiny_model: AudioPerformanceMapper, tmp_path: Path) -> None:
         tiny_model.state_dict().items(), loaded.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), k
-    audio = (np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16)
-    outs = []
-    for m in (tiny_model, loaded):
-        s = MotionStream(m, 16000, seed=1)
-        s.push_audio(audio)
-        outs.append(s.generate(8))
-    assert np.array_equal(outs[0], outs[1])
+    assert np.array_equal(_motion(tiny_model, 0, 1), _motion(loaded, 0, 1))
 
 
 def test_shipped_default_loads_offline() -> None:
@@ -54,13 +56,7 @@ def test_plain_net_is_the_same_network(tiny_model: AudioPerformanceMapper, tmp_p
     net = load_motion_net(tmp_path / "ck")
     assert type(net) is MapperNet and not net.training
     assert net.state_dict().keys() == tiny_model.state_dict().keys()
-    audio = (np.random.default_rng(1).normal(0, 3000, 16000)).astype(np.int16)
-    outs = []
-    for m in (tiny_model, net):
-        s = MotionStream(m, 16000, seed=2)
-        s.push_audio(audio)
-        outs.append(s.generate(8))
-    assert np.array_equal(outs[0], outs[1])
+    assert np.array_equal(_motion(tiny_model, 1, 2), _motion(net, 1, 2))
     (tmp_path / "ck" / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError) as e:
         load_motion_net(tmp_path / "ck")
