@@ -3,8 +3,11 @@
 In the LPM design the appearance encoder reads one portrait once; this module is its
 eyes. It is also what the quality benchmark and the tests use to *re-detect* the face
 on rendered frames, so the renderer is judged by an independent model, not by its own
-numbers. dlib models load once per process (they are read-only and thread-safe for
-inference).
+numbers. dlib models load once per process and every call into them holds one lock:
+dlib's detector (and its DNN embedder) keep scratch buffers in the model object, so two
+threads using one model at once corrupt each other (crashes, and noise "found" as a face;
+issue 18). A detector per thread would cost 0.55 s and its own buffers per thread; the lock
+costs nothing measurable, as portrait encodes are rare and detection is ~20-80 ms of one.
 
 Landmark indices follow the iBUG 300-W 68-point scheme used by dlib. "Right"/"left"
 below are the *subject's* sides, as in ARKit: the subject's right eye (dlib 36-41)
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -49,6 +53,9 @@ EYE_LOWER_OFFSETS: Final[tuple[int, int]] = (5, 4)
 
 FloatArray = npt.NDArray[np.float32]
 U8Image = npt.NDArray[np.uint8]
+
+# Held around every call into (and the loading of) a dlib model: see the module docstring.
+_DLIB_LOCK: Final = threading.Lock()
 
 
 def _model_path(name: str) -> str:
@@ -103,7 +110,9 @@ class FaceBox:
 
 def detect_faces(image: U8Image, upsample: int = 1) -> list[FaceBox]:
     """All faces in ``image: (H, W, 3) uint8`` with their detector scores."""
-    rects, scores, _ = _detector().run(np.ascontiguousarray(image), upsample, 0.0)
+    pixels = np.ascontiguousarray(image)
+    with _DLIB_LOCK:
+        rects, scores, _ = _detector().run(pixels, upsample, 0.0)
     return [
         FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s))
         for r, s in zip(rects, scores, strict=True)
@@ -129,7 +138,9 @@ def _rect(box: FaceBox) -> Any:
 
 def predict_landmarks(image: U8Image, box: FaceBox) -> FloatArray:
     """68 landmarks ``(68, 2) float32`` (x, y pixels) of the face in ``box``."""
-    shape = _predictor()(np.ascontiguousarray(image), _rect(box))
+    pixels = np.ascontiguousarray(image)
+    with _DLIB_LOCK:
+        shape = _predictor()(pixels, _rect(box))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
@@ -152,8 +163,10 @@ def face_embedding(image: U8Image, landmarks_box: FaceBox | None = None) -> Floa
         if not faces:
             return None
         landmarks_box = pick_face(faces)
-    shape = _predictor()(img, _rect(landmarks_box))
-    return np.asarray(_embedder().compute_face_descriptor(img, shape), dtype=np.float32)
+    with _DLIB_LOCK:
+        shape = _predictor()(img, _rect(landmarks_box))
+        descriptor = _embedder().compute_face_descriptor(img, shape)
+    return np.asarray(descriptor, dtype=np.float32)
 
 
 def eye_aspect_ratio(landmarks: FloatArray, eye: slice) -> float:
