@@ -39,7 +39,14 @@ from lpm_bridge.errors import (
 )
 
 MAX_IMAGE_BYTES: Final[int] = 20 * 1024 * 1024  # 20 MiB of encoded image
-MAX_IMAGE_PIXELS: Final[int] = 40_000_000  # e.g. 8000 x 5000
+# Declared size limit, checked on the header before decoding: PNG and WebP decode whole, so
+# this bounds a portrait's decode cost (a 4096x4096 PNG: ~0.3 s, 50 MB) and covers a 12 MP
+# phone photo (4032x3024). 40 MP let a 151 KB PNG cost 1.3-1.9 s and 110-570 MB (issue 18).
+MAX_IMAGE_SIDE: Final[int] = 4096
+MAX_IMAGE_PIXELS: Final[int] = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE  # 16.8 MP
+# Portraits are decoded no larger than this on the long side (integer box downscale; JPEG
+# in the DCT domain): the face needs ~215 px at 512 and detection runs at 1024 anyway.
+DECODE_MAX_SIDE: Final[int] = 2048
 MIN_FACE_PX: Final[int] = 64  # detector box height in the portrait
 SUPPORTED_SIZES: Final[tuple[int, ...]] = (256, 512)
 SUPPORTED_FORMATS: Final[tuple[str, ...]] = ("JPEG", "PNG", "WEBP")
@@ -194,36 +201,79 @@ def _too_big_bytes(n: int) -> str:
 
 
 def decode_image(data: bytes) -> U8Image:
-    """Decode JPEG/PNG/WebP bytes to ``(H, W, 3) uint8`` RGB, honouring EXIF orientation."""
-    img: Image.Image
+    """Decode JPEG/PNG/WebP bytes to ``(H, W, 3) uint8`` RGB, honouring EXIF orientation.
+
+    The header is read first and an image over ``MAX_IMAGE_PIXELS`` is refused before a
+    pixel is decoded; one larger than ``DECODE_MAX_SIDE`` comes back box-downscaled by an
+    integer factor (a JPEG is decoded at 1/2, 1/4 or 1/8 scale directly), so a 151 KB PNG
+    declaring 6300x6300 costs nothing and a 12 MP photo costs ~0.1 s.
+    """
+    img = _open_header(data)
+    w, h = img.size
+    if w * h > MAX_IMAGE_PIXELS or w < 1 or h < 1:
+        raise ImageError(
+            f"portrait is {w}x{h} = {w * h / 1e6:.1f} MP; the limit is "
+            f"{MAX_IMAGE_PIXELS / 1e6:.1f} MP (e.g. {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}); "
+            f"a face needs no more than {DECODE_MAX_SIDE} px on the long side",
+            field="image",
+        )
+    factor = math.ceil(max(w, h) / DECODE_MAX_SIDE)
+    if factor > 1 and img.format == "JPEG":
+        img.draft(None, (math.ceil(w / factor), math.ceil(h / factor)))  # DCT-domain scaling
     try:
-        img = Image.open(io.BytesIO(data))
-        fmt = img.format
+        img.load()
+        ImageOps.exif_transpose(img, in_place=True)  # no copy of an upright image
+    except Exception as e:  # truncated files raise OSError deep inside the decoder
+        raise ImageError(
+            f"portrait {img.format} data is truncated or corrupt ({e})", field="image"
+        ) from e
+    rgb = _flatten(img)
+    factor = math.ceil(max(rgb.size) / DECODE_MAX_SIDE)
+    if factor > 1:
+        rgb = rgb.reduce(factor)  # box filter: no aliasing, one pass over the pixels
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _open_header(data: bytes) -> Image.Image:
+    """The JPEG/PNG/WebP in ``data`` with only its header parsed (no pixels decoded).
+
+    ``Image.open`` is not used for the supported formats: its own decompression-bomb check
+    raises before the size can be reported, so a PNG declaring 30000x30000 read as "not an
+    image". Our pixel limit, lower than PIL's, is checked by the caller instead.
+    """
+    Image.init()
+    for fmt in SUPPORTED_FORMATS:
+        factory, accept = Image.OPEN[fmt]
+        known = accept is None or accept(data[:16])
+        if not known or isinstance(known, str):
+            continue
+        try:
+            img: Image.Image = factory(io.BytesIO(data), "")
+        except Exception as e:  # PIL raises SyntaxError, struct.error, OSError... for bad headers
+            raise ImageError(
+                f"portrait {fmt} header is corrupt ({e}); send a JPEG, PNG or WebP file",
+                field="image",
+            ) from e
+        return img
+    try:
+        fmt_name = Image.open(io.BytesIO(data)).format
     except Exception as e:
         raise ImageError(
             "portrait is not an image PIL can read; send a JPEG, PNG or WebP file", field="image"
         ) from e
-    if fmt not in SUPPORTED_FORMATS:
-        raise ImageError(
-            f"portrait format {fmt} is not supported; send JPEG, PNG or WebP", field="image"
-        )
-    w, h = img.size
-    if w * h > MAX_IMAGE_PIXELS:
-        raise ImageError(
-            f"portrait is {w}x{h} = {w * h / 1e6:.1f} MP; "
-            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} MP",
-            field="image",
-        )
-    try:
-        img.load()
-        img = ImageOps.exif_transpose(img)
-    except Exception as e:  # truncated files raise OSError deep inside the decoder
-        raise ImageError(f"portrait {fmt} data is truncated or corrupt ({e})", field="image") from e
+    raise ImageError(
+        f"portrait format {fmt_name} is not supported; send JPEG, PNG or WebP", field="image"
+    )
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """``img`` as RGB, transparent parts on white."""
     if img.mode in ("RGBA", "LA", "P"):
         bg = Image.new("RGB", img.size, (255, 255, 255))
-        bg.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
-        img = bg
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+        rgba = img.convert("RGBA")
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 # ---------------------------------------------------------------- face finding
