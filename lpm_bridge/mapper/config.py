@@ -64,6 +64,7 @@ class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
         eye_temperature_by_fps: dict[str, float] | None = None,
         solver: str = "euler",
         state_prefix: bool = False,
+        state_hidden_channels: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         self.n_mels = n_mels
@@ -100,6 +101,16 @@ class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
         # then runs only the chunk's tokens). False: the original design (checkpoints that
         # predate the flag), where the state tokens carry the flow time and see the chunk.
         self.state_prefix = state_prefix
+        # Active channels the state buffer does not show the network (set to the training mean,
+        # 0 in model space). Why: with the lips visible in its own past frames, a one-frame chunk
+        # (what a live session asks for) learned to copy the last frame; fed its own slightly
+        # damped output 25 times a second, the mouth decayed to closed and stayed there (live
+        # jawOpen peak 0.02 on a flite voice that reaches 0.48 in 16-frame chunks). Hidden, the
+        # lips come from the audio window; their smoothness from its overlap between frames.
+        self.state_hidden_channels = list(state_hidden_channels or [])
+        unknown = set(self.state_hidden_channels) - set(self.active_channels)
+        if unknown:
+            raise ValueError(f"state_hidden_channels not active: {sorted(unknown)}")
         super().__init__(**kwargs)
 
     def eye_temperature_at(self, fps: int) -> float:
@@ -124,3 +135,9 @@ class MotionMapperConfig(PretrainedConfig):  # type: ignore[no-untyped-call]
     @property
     def motion_dim(self) -> int:
         return len(self.active_channels)
+
+    @property
+    def state_keep(self) -> list[float]:
+        """(D,) 1 for each active channel the state shows the network, 0 for a hidden one."""
+        hidden = set(self.state_hidden_channels)
+        return [0.0 if c in hidden else 1.0 for c in self.active_channels]

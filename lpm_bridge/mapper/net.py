@@ -63,6 +63,7 @@ class MapperNet(nn.Module):
     """Velocity field ``v(x_t, t | audio, state)`` for chunks of 1..32 motion frames."""
 
     config: MotionMapperConfig
+    state_keep: Tensor  # (D,) buffer: 0 for the channels the state hides (config)
 
     def __init__(self, config: MotionMapperConfig) -> None:
         super().__init__()
@@ -92,6 +93,8 @@ class MapperNet(nn.Module):
         self.blocks = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, dim)
+        # Not a checkpoint tensor: derived from the config (state_hidden_channels).
+        self.register_buffer("state_keep", torch.tensor(config.state_keep), persistent=False)
         # Sampling's flow-time embeddings by (t, dtype, device); see _time_embedding.
         self._temb: dict[tuple[Any, ...], Tensor] = {}
 
@@ -120,6 +123,8 @@ class MapperNet(nn.Module):
         tokens = self.audio_enc(audio.reshape(b, n, -1))  # (B, n, d)
         tokens = tokens + (self.lookahead_emb(lookahead) + self.fps_emb(fps_index))[:, None, :]
         tokens = tokens + self.chunk_pos[None, :n]  # once here, not at every ODE step
+        if self.config.state_hidden_channels:
+            state = state * self.state_keep.to(state.dtype)  # hidden channels read as the mean
         patches = state.reshape(b, -1, state.shape[-1] * self.config.state_patch)  # (B, S/p, p D)
         state_tokens = self.state_in(patches) + self.state_pos[None]  # (B, S/p, d)
         kv, key_mask = None, None

@@ -13,7 +13,10 @@ Usage: ``python -m lpm_bridge.training.corpus --out runs/motion_corpus``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +30,8 @@ import soxr
 from scipy.signal import butter, fftconvolve, sosfilt
 
 from lpm_bridge.audio import log_mel_offline
-from lpm_bridge.training.espeak import EspeakSynth, Phoneme
+from lpm_bridge.errors import ConfigError
+from lpm_bridge.training.espeak import ESPEAK_DATA_ENV, EspeakSynth, Phoneme, Utterance
 from lpm_bridge.training.targets import motion_targets
 
 TRAIN_LANGS: Final[tuple[str, ...]] = (
@@ -44,6 +48,14 @@ TRAIN_RATES: Final[tuple[tuple[int, int], ...]] = ((110, 160), (200, 260))  # wo
 HELDOUT_RATES: Final[tuple[int, int]] = (170, 190)  # a band no training clip uses
 INPUT_RATES: Final[tuple[int, ...]] = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 SILENT_CLIP_SHARE: Final[float] = 0.04
+# Clips spoken by an MBROLA diphone voice (real recordings, concatenated) when the data folder
+# has them: they carry the acoustics of human speech that formant voices lack.
+MBROLA_SHARE: Final[float] = 0.5
+# Diphone databases kept out of training, for the held-out evaluation (bench/voice_eval.py);
+# the fetch script also leaves out the English voices, de6 and fr1 altogether.
+MAX_SILENT_PHONEMES: Final[float] = 0.10
+MBROLA_NAME: Final[re.Pattern[str]] = re.compile(r"mb-[a-z]{2}\d")
+HELDOUT_MBROLA: Final[frozenset[str]] = frozenset({"de4", "es3", "nl2", "it4", "fr4"})
 
 _ONSETS: Final[tuple[str, ...]] = (
     "", "", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
@@ -232,12 +244,52 @@ def random_text(rng: np.random.Generator, lang: str) -> str:
 
 
 def _voice(rng: np.random.Generator, heldout: bool) -> tuple[str, str, int]:
+    """(language, espeak voice name, words/min): an MBROLA voice for ``MBROLA_SHARE`` of the
+    clips when the data folder has them, else a formant voice."""
+    mbrola = mbrola_voices(heldout)
+    if mbrola and rng.random() < MBROLA_SHARE:
+        name, lang = mbrola[int(rng.integers(len(mbrola)))]
+        return lang, name, _rate(rng, heldout)
+    return _formant_voice(rng, heldout)
+
+
+def _rate(rng: np.random.Generator, heldout: bool) -> int:
+    band = HELDOUT_RATES if heldout else TRAIN_RATES[int(rng.integers(len(TRAIN_RATES)))]
+    return int(rng.integers(band[0], band[1] + 1))
+
+
+def _formant_voice(rng: np.random.Generator, heldout: bool) -> tuple[str, str, int]:
     langs, variants = (
         (HELDOUT_LANGS, HELDOUT_VARIANTS) if heldout else (TRAIN_LANGS, TRAIN_VARIANTS)
     )
     lang, variant = str(rng.choice(langs)), str(rng.choice(variants))
-    band = HELDOUT_RATES if heldout else TRAIN_RATES[int(rng.integers(len(TRAIN_RATES)))]
-    return lang, variant, int(rng.integers(band[0], band[1] + 1))
+    return lang, f"{lang}+{variant}" if variant else lang, _rate(rng, heldout)
+
+
+@functools.cache
+def mbrola_voices(heldout: bool) -> tuple[tuple[str, str], ...]:
+    """(espeak voice name, language) of the MBROLA voices in ``LPM_ESPEAK_DATA`` whose diphone
+    database is there: the held-out ones (``HELDOUT_MBROLA``) or all the others. Empty without
+    the data folder, so the corpus is espeak-ng's own voices only."""
+    root = os.environ.get(ESPEAK_DATA_ENV)
+    if not root:
+        return ()
+    data = Path(root) / "espeak-ng-data"
+    found = []
+    for path in sorted((data / "voices" / "mb").glob("mb-*")):
+        if not MBROLA_NAME.fullmatch(path.name):
+            continue  # "mb-de4-en" etc. read English through a foreign diphone set: gaps
+        fields = dict(
+            line.split(None, 1) for line in path.read_text(errors="replace").splitlines()
+            if len(line.split(None, 1)) == 2
+        )  # fmt: skip
+        db = fields.get("mbrola", "").split()[:1]
+        lang = fields.get("language", "").split()[:1]
+        if not db or not lang or not (data / "mbrola" / db[0]).is_file():
+            continue
+        if (db[0] in HELDOUT_MBROLA) == heldout:
+            found.append((path.name, lang[0]))
+    return tuple(found)
 
 
 def _reverb(
@@ -288,26 +340,57 @@ def augment(
     return (np.clip(x, -1, 1) * 32767).astype(np.int16), out_sr
 
 
+def _speak(
+    synth: EspeakSynth, rng: np.random.Generator, lang: str, voice: str, rate: int, count: int
+) -> list[Utterance] | None:
+    """``count`` utterances of random text; None if a voice fails or leaves phonemes silent."""
+    utts = []
+    for _ in range(count):
+        text = random_text(rng, lang)
+        pitch, span = int(rng.integers(20, 81)), int(rng.integers(20, 91))
+        try:
+            utt = synth.synth(text, voice, rate, pitch, span)
+        except ConfigError:
+            return None
+        if voice.startswith("mb-") and _silent_share(utt) > MAX_SILENT_PHONEMES:
+            return None
+        utts.append(utt)
+    return utts
+
+
+def _silent_share(utt: Utterance) -> float:
+    """Share of spoken phonemes whose audio is near silence: an MBROLA voice that lacks a
+    diphone replaces it with silence, which would teach lips moving to nothing."""
+    x = utt.audio.astype(np.float64)
+    if not len(x):
+        return 1.0
+    rms = []
+    for p in utt.phonemes:
+        if p.symbol and p.symbol != "_":
+            seg = x[int(p.start_s * utt.sample_rate) : int(p.end_s * utt.sample_rate)]
+            rms.append(float(np.sqrt((seg**2).mean())) if len(seg) else 0.0)
+    if not rms:
+        return 1.0
+    return float(np.mean(np.array(rms) < 0.02 * max(rms)))
+
+
 def make_clip(spec: ClipSpec) -> Clip:
     """Synthesise, augment and label one clip (deterministic in ``spec``)."""
     rng = np.random.default_rng(spec.seed)
     synth = EspeakSynth.get()
-    lang, variant, rate = _voice(rng, spec.heldout)
-    voice = f"{lang}+{variant}" if variant else lang
+    lang, voice, rate = _voice(rng, spec.heldout)
     silent = not spec.heldout and rng.random() < SILENT_CLIP_SHARE
+    utts = _speak(synth, rng, lang, voice, rate, 1 if silent else int(rng.integers(1, 3)))
+    if utts is None:  # an MBROLA voice lacked diphones for this text: a formant voice says it
+        lang, voice, rate = _formant_voice(rng, spec.heldout)
+        utts = _speak(synth, rng, lang, voice, rate, 1 if silent else int(rng.integers(1, 3)))
+        assert utts is not None
+    sr = utts[0].sample_rate
     pieces, phonemes, t0 = [], [], 0.0
-    sr = synth.sample_rate
-    for _ in range(1 if silent else int(rng.integers(1, 3))):
+    for utt in utts:
         gap = np.zeros(int(rng.uniform(0.2, 1.5) * sr))
         pieces.append(gap)
         t0 += len(gap) / sr
-        utt = synth.synth(
-            random_text(rng, lang),
-            voice,
-            rate,
-            int(rng.integers(20, 81)),
-            int(rng.integers(20, 91)),
-        )
         pieces.append(utt.audio.astype(np.float64) / 32768.0)
         phonemes += [Phoneme(p.symbol, p.start_s + t0, p.end_s + t0) for p in utt.phonemes]
         t0 += len(utt.audio) / sr

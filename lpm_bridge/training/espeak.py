@@ -4,12 +4,19 @@ Role in the LPM design: ground truth for the mapper's lips. ``espeak_Initialize`
 ``espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_PHONEME_IPA`` makes the synth callback report
 each phoneme (as IPA) with its position in the audio, so targets are aligned to the sample, not
 estimated. libespeak-ng keeps global state: one ``EspeakSynth`` per process.
+
+MBROLA diphone voices (concatenated real recordings, ``mb-*``) speak through the same library
+and report phonemes the same way, when it is initialised with a data folder that holds them
+(``LPM_ESPEAK_DATA``, e.g. what ``../shared/datasets/fetch_speech.sh`` puts in
+``~/.cache/lpm-dev-speech/espeak``) and the ``mbrola`` binary is on ``PATH``. Their output rate
+is the diphone database's (16 kHz), not the formant synthesiser's, so the rate is read per voice.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,6 +36,7 @@ PARAM_RANGE: Final[int] = 4
 CHARS_UTF8: Final[int] = 1
 LIBRARY_NAMES: Final[tuple[str, ...]] = ("libespeak-ng.so.1", "libespeak-ng.so")
 LAST_PHONEME_S: Final[float] = 0.12  # the last phoneme has no successor to end it
+ESPEAK_DATA_ENV: Final[str] = "LPM_ESPEAK_DATA"
 
 
 class _Event(ctypes.Structure):
@@ -74,11 +82,18 @@ class EspeakSynth:
 
     _instance: EspeakSynth | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, data_path: str | None = None) -> None:
         self.lib = self._load()
+        self.data_path = data_path
+        self.lib.espeak_Initialize.argtypes = [
+            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+        ]  # fmt: skip
         self.sample_rate = int(
             self.lib.espeak_Initialize(
-                AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INIT_PHONEME_EVENTS | INIT_PHONEME_IPA
+                AUDIO_OUTPUT_SYNCHRONOUS,
+                0,
+                data_path.encode() if data_path else None,
+                INIT_PHONEME_EVENTS | INIT_PHONEME_IPA,
             )
         )
         if self.sample_rate <= 0:
@@ -95,9 +110,10 @@ class EspeakSynth:
 
     @classmethod
     def get(cls) -> EspeakSynth:
-        """The process-wide instance (libespeak-ng can be initialised once)."""
+        """The process-wide instance (libespeak-ng can be initialised once), on the data folder
+        named by ``LPM_ESPEAK_DATA`` if set (MBROLA voices), else the system's."""
         if cls._instance is None:
-            cls._instance = cls()
+            cls._instance = cls(os.environ.get(ESPEAK_DATA_ENV) or None)
         return cls._instance
 
     @staticmethod
@@ -139,10 +155,16 @@ class EspeakSynth:
         self.lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
         audio = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
-        return Utterance(audio, self.sample_rate, self._phonemes(len(audio)))
+        sr = self.voice_rate()
+        return Utterance(audio, sr, self._phonemes(len(audio), sr))
 
-    def _phonemes(self, n_samples: int) -> tuple[Phoneme, ...]:
-        sr, out = self.sample_rate, []
+    def voice_rate(self) -> int:
+        """Output rate of the current voice: an MBROLA voice speaks at its database's rate."""
+        get = getattr(self.lib, "espeak_ng_GetSampleRate", None)
+        return int(get()) if get is not None else self.sample_rate
+
+    def _phonemes(self, n_samples: int, sr: int) -> tuple[Phoneme, ...]:
+        out = []
         end_s = n_samples / sr
         for i, (sym, sample) in enumerate(self._events):
             start = sample / sr

@@ -35,6 +35,7 @@ _DOMINANCE: Final[dict[str, tuple[float, float]]] = {
     "ih": (1.0, 0.05), "oh": (1.0, 0.05), "ou": (1.0, 0.05),
 }  # fmt: skip
 MOUTH_SMOOTH_S: Final[float] = 0.015
+MOUTH_LEAD_S: Final[float] = 0.02  # the lips shape a phoneme 20 ms before it sounds
 BLINK_RATE_PER_MIN: Final[tuple[float, float]] = (10.0, 25.0)
 BLINK_REFRACTORY_S: Final[float] = 0.8
 BLINK_CLOSE_S: Final[float] = 0.08
@@ -141,9 +142,14 @@ def brow_track(activity: FloatArray, rng: np.random.Generator) -> FloatArray:
 def motion_targets(
     phonemes: Sequence[Phoneme], n_frames: int, rng: np.random.Generator
 ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-    """The full target (T, 55) at 100 Hz and the per-frame viseme truth (T,)."""
+    """The full target (T, 55) at 100 Hz and the per-frame viseme truth (T,).
+
+    The mouth leads the sound by ``MOUTH_LEAD_S``: people shape a phoneme before it is heard
+    (lips close before a /p/ bursts), and a mouth that trails the voice reads as dubbed.
+    """
+    lead = [Phoneme(p.symbol, p.start_s - MOUTH_LEAD_S, p.end_s - MOUTH_LEAD_S) for p in phonemes]
     visemes = viseme_track(phonemes, n_frames)
-    motion = mouth_track(phonemes, n_frames)
+    motion = mouth_track(lead, n_frames)
     blink = blink_track(n_frames, rng)
     motion[:, CH["eyeBlinkLeft"]] = blink
     motion[:, CH["eyeBlinkRight"]] = np.clip(blink * rng.uniform(0.95, 1.0), 0.0, 1.0)

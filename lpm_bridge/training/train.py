@@ -36,7 +36,11 @@ from lpm_bridge.visemes import MOUTH_CHANNELS
 
 FPS_CHOICES: Final[tuple[int, ...]] = (25, 30, 60)
 FPS_PROBS: Final[tuple[float, ...]] = (0.6, 0.2, 0.2)
-DEFAULT_CHUNK_PROB: Final[float] = 0.4  # the rest of the time n is uniform in 1..32
+DEFAULT_CHUNK_PROB: Final[float] = 0.4  # n = 16 (offline and burst sessions)
+# n uniform in 1..3: what live sessions (20 ms audio chunks at real-time pace) ask for; the rest
+# of the time n is uniform in 1..32.
+LIVE_CHUNK_PROB: Final[float] = 0.25
+LIVE_CHUNK_MAX: Final[int] = 3
 STATE_NOISE_MAX: Final[float] = 0.1  # model-space std of the noise added to the state buffer
 STREAM_START_PROB: Final[float] = 0.1  # chunks that begin a stream (rest-pose state)
 STD_FLOOR_WEIGHT: Final[float] = 0.05
@@ -98,9 +102,12 @@ def sample_batch(
 ) -> Batch:
     """Draw ``size`` training chunks sharing one fps and chunk size."""
     fps = int(rng.choice(FPS_CHOICES, p=FPS_PROBS))
+    r = rng.random()
     n = (
         cfg.max_chunk // 2
-        if rng.random() < DEFAULT_CHUNK_PROB
+        if r < DEFAULT_CHUNK_PROB
+        else int(rng.integers(1, LIVE_CHUNK_MAX + 1))
+        if r < DEFAULT_CHUNK_PROB + LIVE_CHUNK_PROB
         else int(rng.integers(1, MAX_CHUNK + 1))
     )
     lengths = corpus.lengths
@@ -198,6 +205,9 @@ class TrainOptions:
     # (MotionMapperConfig.state_prefix); False trains the original design.
     state_prefix: bool = True
     eye_loss_weight: float = 1.0
+    # The lips are hidden from the state buffer (MotionMapperConfig.state_hidden_channels):
+    # they must come from the audio, or one-frame live chunks copy their own decaying past.
+    hide_mouth_state: bool = True
     # Sampling temperatures written into the saved config (tuned on the held-out split).
     mouth_temperature: float = MOUTH_TEMPERATURE
     eye_temperature: float = EYE_TEMPERATURE
@@ -205,7 +215,10 @@ class TrainOptions:
 
 def build_model(opts: TrainOptions, train_motion: FloatArray) -> AudioPerformanceMapper:
     cfg = MotionMapperConfig(
-        d_model=opts.d_model, n_layers=opts.n_layers, state_prefix=opts.state_prefix
+        d_model=opts.d_model,
+        n_layers=opts.n_layers,
+        state_prefix=opts.state_prefix,
+        state_hidden_channels=list(MOUTH_CHANNELS) if opts.hide_mouth_state else None,
     )
     cfg.motion_mean, cfg.motion_std = motion_stats(train_motion, cfg.active_channels)
     torch.manual_seed(opts.seed)
@@ -220,6 +233,9 @@ def train(opts: TrainOptions) -> Path:
         model = load_motion_model(opts.init)
         model.train(True)
         model.requires_grad_(True)
+        if opts.hide_mouth_state:  # fine-tuning an older checkpoint into the hidden-lips design
+            model.config.state_hidden_channels = list(MOUTH_CHANNELS)
+            model.state_keep = torch.tensor(model.config.state_keep)
     else:
         model = build_model(opts, raw)
     del raw

@@ -79,3 +79,36 @@ def test_build_tiny_corpus(tmp_path: Path) -> None:
     held = np.load(tmp_path / "heldout.npz")
     assert train["offsets"][-1] == len(train["mel"]) == len(train["motion"])
     assert "audio_0" in held and "audio_0" not in train
+
+
+def test_mbrola_voices_need_the_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lpm_bridge.training import corpus
+
+    monkeypatch.delenv("LPM_ESPEAK_DATA", raising=False)
+    corpus.mbrola_voices.cache_clear()
+    assert corpus.mbrola_voices(False) == () and corpus.mbrola_voices(True) == ()
+    corpus.mbrola_voices.cache_clear()
+
+
+def test_silent_phonemes_are_detected() -> None:
+    from lpm_bridge.training.corpus import _silent_share
+    from lpm_bridge.training.espeak import Utterance
+
+    utt = EspeakSynth.get().synth("Hello there, my friend.", "en-us", 175)
+    assert _silent_share(utt) <= 0.1
+    # a voice that drops diphones leaves their phonemes silent: zero out the second half
+    audio = utt.audio.copy()
+    audio[len(audio) // 2 :] = 0
+    assert _silent_share(Utterance(audio, utt.sample_rate, utt.phonemes)) > 0.3
+
+
+def test_mouth_leads_the_sound() -> None:
+    from lpm_bridge.training.espeak import Phoneme
+    from lpm_bridge.training.targets import MOUTH_LEAD_S
+
+    rng = np.random.default_rng(0)
+    phon = [Phoneme("", 0.0, 0.5), Phoneme("a", 0.5, 0.8), Phoneme("", 0.8, 1.5)]
+    motion, _ = motion_targets(phon, 150, rng)
+    jaw = motion[:, CH["jawOpen"]]
+    onset = int(np.argmax(jaw > 0.5 * jaw.max()))
+    assert onset <= round((0.5 - MOUTH_LEAD_S) * TARGET_FPS) + 3
