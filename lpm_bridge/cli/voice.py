@@ -17,6 +17,7 @@ from lpm_bridge.errors import ConfigError
 
 WAV_TARGET_RATE: Final[int] = 16_000  # WAVs at rates the stream refuses are resampled to this
 FINETUNE_LRS: Final[tuple[float, ...]] = (5e-4, 2e-4)  # train-motion stages 2 and 3
+DEFAULT_SPEECH: Final[Path] = Path.home() / ".cache" / "lpm-dev-speech"
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -53,6 +54,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--workers", type=int, default=2, help="processes for corpus synthesis")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--espeak-data",
+        type=Path,
+        default=DEFAULT_SPEECH / "espeak",
+        help="espeak-ng data folder with MBROLA voices (../shared/datasets/fetch_speech.sh); "
+        "its ../mbrola/bin goes on PATH; without it the corpus is formant voices only",
+    )
+    t.add_argument(
+        "--init", type=Path, default=None, help="start from this checkpoint (e.g. the shipped one)"
+    )
     t.set_defaults(func=run_train)
 
 
@@ -94,6 +105,19 @@ def run_motion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_mbrola(data: Path) -> None:
+    """Point libespeak-ng (in this process and the corpus workers) at MBROLA voices, if there."""
+    import os
+
+    from lpm_bridge.training.espeak import ESPEAK_DATA_ENV
+
+    if not (data / "espeak-ng-data" / "mbrola").is_dir():
+        print(f"note: no MBROLA voices in {data}; formant voices only", file=sys.stderr)
+        return
+    os.environ[ESPEAK_DATA_ENV] = str(data)
+    os.environ["PATH"] = f"{data.parent / 'mbrola' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+
+
 def run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -102,13 +126,14 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.minutes <= 0 or args.finetune_minutes < 0:
         raise ConfigError("--minutes must be positive", field="minutes")
+    _use_mbrola(args.espeak_data)
     if not (args.corpus / "train.npz").is_file():
         build_corpus(args.corpus, args.train_clips, args.heldout_clips, args.seed, args.workers)
     lrs = FINETUNE_LRS if args.finetune_minutes else ()
     outs = [args.out.with_name(f"{args.out.name}_stage{i + 1}") for i in range(len(lrs))]
     outs.append(args.out)
     opts = TrainOptions(args.corpus, outs[0], args.minutes, seed=args.seed, threads=args.threads)
-    done = train(opts)
+    done = train(replace(opts, init=args.init))
     for lr, out in zip(lrs, outs[1:], strict=True):
         # Fine-tune stages: the same objective at a lower learning rate, from the last EMA weights.
         stage = replace(opts, out=out, minutes=args.finetune_minutes, lr=lr, init=done)

@@ -89,6 +89,7 @@ def test_train_motion_stages(tmp_path: Path) -> None:
     out = tmp_path / "model"
     args = ["train-motion", "--corpus", str(tmp_path / "corpus"), "--out", str(out)]
     sizes = ["--train-clips", "3", "--heldout-clips", "2", "--workers", "1"]
+    sizes += ["--espeak-data", str(tmp_path / "no_mbrola")]  # formant voices: fast, hermetic
     assert main([*args, *sizes, "--minutes", "0.03", "--finetune-minutes", "0.02"]) == 0
     for stage in (tmp_path / "model_stage1", tmp_path / "model_stage2", out):
         assert (stage / "model.safetensors").is_file() and (stage / "train_log.jsonl").is_file()
