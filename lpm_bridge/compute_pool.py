@@ -13,24 +13,29 @@ files (or raw RGB frames) back.
 
 Each worker process keeps the appearances it has been sent, keyed by a number the pool
 gives each ``Appearance`` object: an appearance crosses the pipe once per worker (~5 MB at
-256), and is dropped there when the daemon lets go of it. A worker that dies is started
-again and the call retried once on the new one. Motion and frames are the numbers the
-daemon itself would make (same code, same inputs, the same checkpoint loaded by each worker).
+256), and is dropped there when the daemon lets go of it. A worker that dies leaves the
+rotation at once: its call is retried on a survivor, and the survivors serve every lane
+while a replacement starts in the background (importing torch and loading the model take
+seconds, which a synchronous restart made every live session wait). The replacement joins
+once it holds every face the daemon holds and has made its first calls. Motion and frames
+are the numbers the daemon itself would make (same code, same inputs, the same checkpoint
+loaded by each worker).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import logging
 import os
 import pickle
-import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,11 +46,24 @@ import numpy as np
 import numpy.typing as npt
 
 from lpm_bridge.appearance import Appearance
+from lpm_bridge.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 UInt8Array = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
 _NO_MOTION: FloatArray = np.zeros((0, 55), np.float32)
+# A batch whose worker died is retried once, on another worker: a batch that kills every
+# worker it meets (a crash on some input) must not take the whole pool down with it.
+_ATTEMPTS = 2
+# Tries to start a replacement (one that dies while loading: a checkpoint gone, no memory)
+# and the pause between them.
+START_ATTEMPTS = 3
+START_RETRY_S = 1.0
+# With no worker alive, how long a call waits for the first replacement (~5.5 s to start on
+# the 2-core bench machine, more when loaded) before it fails UNAVAILABLE.
+NO_WORKER_WAIT_S = 30.0
+# Faces per message while a replacement catches up (~5 MB each at 256): bounds a message.
+_LOAD_GROUP = 4
 
 
 @dataclass(frozen=True)
@@ -200,13 +218,29 @@ class _Worker:
             self.process.wait(timeout)
         self.conn.close()
 
+    def kill(self) -> None:
+        """End the process now: a dead or stuck worker has nothing to finish."""
+        self.process.kill()
+        self.process.wait()
+        self.conn.close()
+
+
+@dataclass
+class _Ticket:
+    """A caller waiting for a worker; ``_give`` hands the next free one to the first ticket."""
+
+    worker: _Worker | None = None
+
 
 class ComputePool:
     """``workers`` compute processes; ``sample``, ``render``, ``render_jpeg`` from any thread.
 
     A call takes an idle worker (waiting for one if every worker is busy: with one worker
     per lane, none is), sends its inputs (a render call also any appearance the worker
-    lacks) and returns the worker's result. ``close()`` ends the processes.
+    lacks) and returns the worker's result. A worker found dead leaves the rotation at once:
+    the call is retried on a survivor (inputs are pure: same result), and a replacement
+    starts in a background thread, joining only once it has every live face and has made
+    its first calls. ``close()`` ends the processes.
     """
 
     def __init__(self, workers: int, model_path: str | None = None) -> None:
@@ -214,18 +248,23 @@ class ComputePool:
             raise ValueError("a compute pool needs at least one worker")
         # Re-entrant: a collected appearance's finaliser (_forget) may run inside a locked block.
         self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)  # a worker came back, joined or left
         self._keys: weakref.WeakKeyDictionary[Appearance, int] = weakref.WeakKeyDictionary()
         self._next = itertools.count()
         self._model_path = model_path  # the mapper checkpoint; None: the shipped one
-        self._workers = [_Worker(model_path) for _ in range(workers)]
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        for w in self._workers:
-            self._idle.put(w)
+        self._size = workers
+        self._live = [_Worker(model_path) for _ in range(workers)]  # in rotation
+        self._idle: collections.deque[_Worker] = collections.deque(self._live)
+        self._line: collections.deque[_Ticket] = collections.deque()  # callers waiting
+        self._starting: list[_Worker] = []  # replacements catching up, not yet in rotation
+        self._restarters: set[threading.Thread] = set()
+        self._warm_requests: list[Any] = []  # warm()'s mapper inputs, replayed by replacements
+        self.restarts = 0  # dead workers taken out of rotation, each with a replacement started
         self._closed = False
 
     @property
     def workers(self) -> int:
-        return len(self._workers)
+        return self._size
 
     def sample(self, requests: list[Any]) -> list[FloatArray]:
         """``mapper.sample_batch`` of ``requests`` (``ChunkRequest``s) in a worker: the same
@@ -249,7 +288,9 @@ class ComputePool:
     def warm(self, appearances: Sequence[Appearance], requests: list[Any]) -> None:
         """Sample ``requests`` and render a frame of each appearance (one per output size) in
         every worker, so no client pays a worker's first calls (the first frame at a size
-        also sets up that size's buffers: 73 vs 18 ms for four rows at 512)."""
+        also sets up that size's buffers: 73 vs 18 ms for four rows at 512). Replacements
+        replay ``requests`` before they join."""
+        self._warm_requests = list(requests)
         with self._every_worker() as workers:
             for w in workers:
                 w.call(_Sample(requests))
@@ -260,50 +301,231 @@ class ComputePool:
         """Send ``appearance`` to the workers that lack it, now (a session's start) rather than
         with its first batch, where it would hold up every session in that batch: ~10 ms a
         worker at 256, ~50 at 512. Best effort: takes idle workers as they come, a few times
-        over; a worker still without it gets it with its first batch of it."""
+        over; a worker still without it gets it with its first batch of it (a replacement
+        that is starting, before it joins)."""
         key = self._key(appearance)
-        for _ in range(2 * len(self._workers)):
-            if self._closed or all(key in w.known for w in self._workers):
-                return
-            w = self._idle.get()
+        for _ in range(2 * self._size):
+            with self._lock:
+                if self._closed or all(key in w.known for w in self._live):
+                    return  # also with no worker alive: replacements load every live face
+            w = self._take()
             try:
                 if key not in w.known:
                     self._send(w, "load", [appearance], _NO_MOTION, None)
-            except (EOFError, OSError):
-                pass  # a dead worker is replaced at its next batch
-            finally:
-                self._idle.put(w)
+            except (EOFError, OSError) as e:
+                self._retire(w, e)
+                continue
+            except BaseException:
+                self._give(w)
+                raise
+            self._give(w)
 
     def cached(self) -> list[int]:
-        """How many appearances each worker holds (for tests and diagnostics)."""
+        """How many appearances each worker in rotation holds (for tests and diagnostics)."""
         with self._every_worker() as workers:
             return [w.call("size") for w in workers]
 
     def close(self) -> None:
-        """End every worker (waits for calls in flight to come back first)."""
-        if self._closed:
-            return
-        self._closed = True
-        for _ in self._workers:
-            self._idle.get().stop()
+        """End every worker (waits for calls in flight to come back first); a replacement
+        still starting is killed."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()  # callers waiting for a worker: the pool is closed
+            for w in self._starting:
+                w.process.kill()  # its start-up call fails and its thread ends
+            restarters = list(self._restarters)
+        for t in restarters:
+            t.join(10.0)
+        with self._cond:
+            self._cond.wait_for(lambda: all(w in self._idle for w in self._live))
+            live, self._live = self._live, []
+            self._idle.clear()
+        for w in live:
+            w.stop()
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            for w in self._workers:
+            for w in self._live + self._starting:
                 if w.alive():
                     w.process.kill()
 
     # ------------------------------------------------------------ internals
 
+    def _take(self) -> _Worker:
+        """An idle worker, out of the rotation until ``_give``; one found dead is retired.
+        Waits in line while every worker is busy; with none alive, at most
+        ``NO_WORKER_WAIT_S`` for the first replacement, then UNAVAILABLE."""
+        ticket = _Ticket()
+        deadline: float | None = None
+        with self._cond:
+            try:
+                while True:
+                    if self._closed:
+                        raise RuntimeError("compute pool is closed")
+                    w, ticket.worker = ticket.worker, None
+                    handed = w is not None
+                    if w is None and self._idle:  # none idle while others wait in line
+                        w = self._idle.popleft()
+                    if w is not None:
+                        if w.alive():
+                            return w
+                        self._retire(w, f"exit status {w.process.returncode}")
+                        if handed:  # it was this caller's turn: keep it
+                            self._line.appendleft(ticket)
+                        continue
+                    if ticket not in self._line:
+                        self._line.append(ticket)
+                    deadline = self._wait_for_worker(deadline)
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._line.remove(ticket)
+                if ticket.worker is not None:  # handed one as it gave up: pass it on
+                    self._give(ticket.worker)
+
+    def _wait_for_worker(self, deadline: float | None) -> float | None:
+        """One wait of ``_take`` (lock held): until a worker comes back or joins. Only with
+        no worker alive does the wait count towards ``NO_WORKER_WAIT_S``."""
+        if self._live:  # all busy: one comes back within a batch
+            self._cond.wait()
+            return None
+        if not self._restarters:
+            raise UnavailableError("no compute process is running and none could start")
+        now = time.monotonic()
+        deadline = deadline or now + NO_WORKER_WAIT_S
+        if now >= deadline:
+            raise UnavailableError(
+                f"no compute process is running; none started within {NO_WORKER_WAIT_S:g} s"
+            )
+        self._cond.wait(deadline - now)
+        return deadline
+
+    def _give(self, w: _Worker) -> None:
+        """Back into rotation: to the first caller in line, else idle. In line order, so a
+        lane that gives a worker back cannot take it again ahead of one that waits."""
+        with self._cond:
+            if w not in self._live:
+                return
+            if self._line:
+                self._line.popleft().worker = w
+            else:
+                self._idle.append(w)
+            self._cond.notify_all()
+
+    def _retire(self, dead: _Worker, why: object) -> None:
+        """Take a dead worker out of the rotation (the survivors serve on) and start its
+        replacement in a background thread."""
+        with self._cond:
+            if dead not in self._live:
+                return
+            self._live.remove(dead)
+            with contextlib.suppress(ValueError):
+                self._idle.remove(dead)
+            self._cond.notify_all()  # no worker left: waiters now time the replacement
+            if self._closed:
+                dead.kill()
+                return
+            self.restarts += 1
+            log.warning(
+                "compute process %s died (%s); %d of %d serve while a replacement starts",
+                dead.process.pid,
+                why,
+                len(self._live),
+                self._size,
+            )
+            t = threading.Thread(target=self._restart, args=(dead,), name="compute-restart")
+            t.daemon = True  # a stuck start-up must not keep the daemon alive
+            self._restarters.add(t)
+            t.start()
+
+    def _restart(self, dead: _Worker) -> None:
+        """Replace ``dead``: start a worker, catch it up, let it in. A few tries."""
+        try:
+            dead.kill()
+            for attempt in range(START_ATTEMPTS):
+                with self._cond:
+                    if attempt and self._cond.wait_for(lambda: self._closed, START_RETRY_S):
+                        return
+                fresh = self._start_caught_up()
+                if fresh is None:
+                    continue
+                with self._cond:  # one step from starting to rotation: no drop is missed
+                    self._starting.remove(fresh)
+                    if not self._closed:
+                        self._live.append(fresh)
+                        self._give(fresh)
+                        return
+                fresh.stop()
+                return
+            log.error(
+                "no compute process could replace %s after %d tries; %d of %d serve",
+                dead.process.pid,
+                START_ATTEMPTS,
+                len(self._live),
+                self._size,
+            )
+        finally:
+            with self._cond:
+                self._restarters.discard(threading.current_thread())
+                self._cond.notify_all()
+
+    def _start_caught_up(self) -> _Worker | None:
+        """A new worker that has loaded the model, every live face, and made its first
+        calls; left in ``_starting``. None if it died on the way or the pool closed."""
+        began = time.monotonic()
+        fresh = _Worker(self._model_path)
+        with self._cond:
+            if self._closed:
+                fresh.kill()
+                return None
+            self._starting.append(fresh)
+        try:
+            fresh.call("size")  # answered once it has loaded the model and the renderer
+            self._catch_up(fresh)
+        except (EOFError, OSError, RuntimeError) as e:
+            log.warning("a replacement compute process failed to start: %s", e)
+            with self._cond:
+                self._starting.remove(fresh)
+            fresh.kill()
+            return None
+        log.info(
+            "compute process %s joins, %.1f s after starting",
+            fresh.process.pid,
+            time.monotonic() - began,
+        )
+        return fresh
+
+    def _catch_up(self, w: _Worker) -> None:
+        """Send ``w`` every face the daemon holds and make its first calls (the mapper, one
+        frame per output size), so no batch pays for them once ``w`` joins."""
+        for _ in range(2):  # again for faces that came while the first ones travelled
+            with self._lock:
+                faces = [app for app, key in list(self._keys.items()) if key not in w.known]
+            for i in range(0, len(faces), _LOAD_GROUP):
+                self._send(w, "load", faces[i : i + _LOAD_GROUP], _NO_MOTION, None)
+        if self._warm_requests:
+            w.call(_Sample(self._warm_requests))
+        with self._lock:
+            by_size = {app.size: app for app in list(self._keys.keys())}
+        for app in by_size.values():
+            self._send(w, "jpeg", [app], np.zeros((1, 55), np.float32), [85])
+
     @contextlib.contextmanager
     def _every_worker(self) -> Iterator[list[_Worker]]:
-        """Every worker, each taken when idle and put back after."""
-        taken = [self._idle.get() for _ in self._workers]
+        """Every worker in rotation, each taken in turn (a worker held is not idle: each
+        ``_take`` brings a new one) and put back after."""
+        taken: list[_Worker] = []
         try:
+            while True:
+                with self._lock:
+                    if all(w in taken for w in self._live):
+                        break
+                taken.append(self._take())
             yield taken
         finally:
             for w in taken:
-                self._idle.put(w)
+                self._give(w)
 
     def _key(self, app: Appearance) -> int:
         with self._lock:
@@ -316,7 +538,7 @@ class ComputePool:
     def _forget(self, key: int) -> None:
         """An appearance was collected: tell each worker that holds it, with its next call."""
         with self._lock:
-            for w in self._workers:
+            for w in self._live + self._starting:
                 if key in w.known:
                     w.known.discard(key)
                     w.drop.append(key)
@@ -331,19 +553,24 @@ class ComputePool:
         return self._run(lambda w: self._send(w, kind, appearances, motion, quality))
 
     def _run(self, fn: Any) -> Any:
-        """``fn(worker)`` on an idle worker; a dead worker is replaced and ``fn`` retried once."""
-        if self._closed:
-            raise RuntimeError("compute pool is closed")
-        w = self._idle.get()
-        try:
+        """``fn(worker)`` on an idle worker. A worker that dies under it is retired and ``fn``
+        retried once, on another worker (a replacement if none is left): a batch that
+        killed two workers is not given a third."""
+        for attempt in range(_ATTEMPTS):
+            w = self._take()
             try:
-                return fn(w)
-            except (EOFError, OSError) as e:  # the process died: start another, retry once
-                log.warning("compute process %s died (%s); starting another", w.process.pid, e)
-                w = self._replace(w)
-                return fn(w)
-        finally:
-            self._idle.put(w)
+                out = fn(w)
+            except (EOFError, OSError) as e:  # the process died
+                self._retire(w, e)
+                if attempt + 1 == _ATTEMPTS:
+                    raise RuntimeError(f"compute processes died twice on one batch: {e}") from e
+                continue
+            except BaseException:
+                self._give(w)
+                raise
+            self._give(w)
+            return out
+        raise AssertionError("unreachable")
 
     def _send(
         self,
@@ -365,12 +592,6 @@ class ComputePool:
         with self._lock:
             w.known.update(new)
         return out
-
-    def _replace(self, dead: _Worker) -> _Worker:
-        dead.stop(timeout=1.0)
-        fresh = _Worker(self._model_path)
-        self._workers[self._workers.index(dead)] = fresh
-        return fresh
 
 
 if __name__ == "__main__":

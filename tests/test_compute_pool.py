@@ -1,5 +1,6 @@
 """Compute processes (compute_pool): same motion and frames as in the daemon, appearances sent
-once and dropped with the daemon's reference, a dead worker replaced, errors reported."""
+once and dropped with the daemon's reference, errors reported (a dead worker:
+test_compute_pool_failover)."""
 
 from __future__ import annotations
 
@@ -75,22 +76,6 @@ def test_an_appearance_is_dropped_by_the_workers_with_the_daemons_last_reference
     for _ in range(2):  # the drop travels with each worker's next call
         pool.render_jpeg([astronaut()], rows()[:1], [85])
     assert pool.cached() == before
-
-
-def test_a_dead_worker_is_replaced_and_the_call_still_renders() -> None:
-    p = ComputePool(1)
-    try:
-        first = p.render_jpeg([astronaut()] * 2, rows()[:2], [85, 85])
-        dead = p._workers[0]
-        dead.process.kill()
-        dead.process.wait()
-        assert p.render_jpeg([astronaut()] * 2, rows()[:2], [85, 85]) == first
-        assert p._workers[0] is not dead and p._workers[0].alive()
-    finally:
-        p.close()
-    assert not p._workers[0].alive()
-    with pytest.raises(RuntimeError, match="closed"):
-        p.render_jpeg([astronaut()], rows()[:1], [85])
 
 
 def test_a_failure_in_a_worker_is_reported_and_the_worker_goes_on(pool: ComputePool) -> None:
