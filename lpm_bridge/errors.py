@@ -3,9 +3,40 @@
 Every error a user can cause is an ``LPMError`` naming the field at fault; the gRPC
 servicer maps each class to one status code (``grpc_status`` below), so transports
 never parse messages.
+
+A message echoes client values through ``echo`` (cut at ``MAX_ECHO_CHARS``), and every
+message is cut at ``MAX_MESSAGE_CHARS`` whatever it holds: gRPC sends it as trailing
+metadata (8 KiB by default), so a 1 MB avatar id echoed whole turned NOT_FOUND into
+RESOURCE_EXHAUSTED "metadata size exceeds limit" (issue 18).
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+#: Longest echo of one client-sent value (an id, a name, a path) in a message.
+MAX_ECHO_CHARS: Final[int] = 80
+#: Longest message an LPMError carries (4 KB of UTF-8 at most: well inside gRPC's 8 KiB).
+MAX_MESSAGE_CHARS: Final[int] = 1000
+ELLIPSIS: Final[str] = "\u2026"
+
+
+def echo(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr(value)`` for a message, cut at ``limit`` characters with its full length.
+
+    ``echo("x" * 10**6)`` is ``'xxx…' (1000000 characters)``.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str | bytes) else ""
+    return f"{text[:limit]}{ELLIPSIS}{size}"
+
+
+def _capped(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 1] + ELLIPSIS
 
 
 class LPMError(Exception):
@@ -19,6 +50,7 @@ class LPMError(Exception):
     grpc_status: str = "INTERNAL"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        message = _capped(message)
         super().__init__(message)
         self.message = message
         self.field = field
