@@ -86,7 +86,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
-    from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR
+    from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR, DEFAULT_QUOTA_BYTES
 
     p = sub.add_parser("serve", help="run the gRPC daemon")
     p.add_argument("--host", default="127.0.0.1")
@@ -100,6 +100,13 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--max-sessions", type=int, default=32)
     p.add_argument("--avatars-dir", type=Path, default=DEFAULT_AVATARS_DIR)
+    p.add_argument(
+        "--avatars-quota-mb",
+        type=int,
+        default=DEFAULT_QUOTA_BYTES // 2**20,
+        help="disk the avatar store may use; beyond it the least recently used avatars not in "
+        "use are deleted (default 2048)",
+    )
     p.add_argument(
         "--model", type=Path, default=None, help="mapper checkpoint dir (default: shipped)"
     )
@@ -147,6 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_sessions < 1:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
+    if args.avatars_quota_mb < 1:
+        raise ConfigError("--avatars-quota-mb must be at least 1", field="--avatars-quota-mb")
     if args.render_workers < 0:
         raise ConfigError("--render-workers must be 0 or more", field="--render-workers")
     if args.compute_processes is not None and args.compute_processes < 0:
@@ -168,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             ws_port=args.ws_port,
             avatars_dir=args.avatars_dir,
+            avatars_quota_mb=args.avatars_quota_mb,
             model=args.model,
             device=args.device,
             threads=args.threads,

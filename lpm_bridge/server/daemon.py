@@ -28,7 +28,12 @@ from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge.allocator import keep_batch_buffers
 from lpm_bridge.appearance import SUPPORTED_SIZES
 from lpm_bridge.engine import Backend, Engine, EngineOptions
-from lpm_bridge.server.avatars import DEFAULT_AVATARS_DIR, DEFAULT_ID, AvatarStore
+from lpm_bridge.server.avatars import (
+    DEFAULT_AVATARS_DIR,
+    DEFAULT_ID,
+    DEFAULT_QUOTA_BYTES,
+    AvatarStore,
+)
 from lpm_bridge.server.servicer import BridgeServicer, ServerLimits, add_to_server
 from lpm_bridge.server.websocket import PATH as WS_PATH
 from lpm_bridge.server.websocket import WebSocketGateway
@@ -47,6 +52,8 @@ class ServeOptions:
     port: int = 50051  # 0: any free port (the chosen one is printed)
     ws_port: int | None = None  # WebSocket gateway (Godot, WebGL); None: off, 0: any free port
     avatars_dir: Path = DEFAULT_AVATARS_DIR
+    # disk the avatar store may use; beyond it the least recently used avatars go
+    avatars_quota_mb: int = DEFAULT_QUOTA_BYTES // 2**20
     model: Path | None = None  # mapper checkpoint directory; None: the shipped default
     device: str = "cpu"
     # torch intra-op threads per op. 1 by default: the cores are used by the engine's render
@@ -171,8 +178,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    store = AvatarStore(opts.avatars_dir)
+    store = AvatarStore(opts.avatars_dir, quota_bytes=opts.avatars_quota_mb * 2**20)
     servicer = BridgeServicer(None, store, opts.limits)
+    store.in_use = lambda: [s.avatar_id for s in servicer.sessions.values()]  # never evicted
     server, health_servicer = _build_server(opts.limits, servicer)
 
     async def set_health(status: int) -> None:
