@@ -7,12 +7,11 @@ A 151 KB PNG declaring 6300x6300 used to pass the 40 MP limit and cost 1.3-1.9 s
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
+from image_helpers import png_bomb
 from PIL import Image
 
 from lpm_bridge.appearance import (
@@ -23,22 +22,6 @@ from lpm_bridge.appearance import (
     encode_appearance,
 )
 from lpm_bridge.errors import ImageError
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bomb(width: int, height: int, rows: int | None = None) -> bytes:
-    """A 1-bit black PNG of ``width x height`` (all of it, or only its first ``rows``)."""
-    raw = (b"\x00" * (1 + (width + 7) // 8)) * (height if rows is None else rows)
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(raw, 9))
-        + _chunk(b"IEND", b"")
-    )
 
 
 def _encoded(image: Image.Image, fmt: str) -> bytes:
