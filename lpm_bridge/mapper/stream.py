@@ -37,7 +37,7 @@ from lpm_bridge.errors import ConfigError, PreconditionError, ResourceExhaustedE
 from lpm_bridge.mapper.config import DEFAULT_CHUNK, MAX_CHUNK, MotionMapperConfig
 from lpm_bridge.mapper.flow import DEFAULT_STEPS, Method, ODESolver, uniform_time_grid
 from lpm_bridge.mapper.state import MotionCodec, StateBuffer
-from lpm_bridge.motion import DEFAULT_FPS
+from lpm_bridge.motion import CH, DEFAULT_FPS
 from lpm_bridge.visemes import MOUTH_CHANNELS
 
 if TYPE_CHECKING:
@@ -207,6 +207,10 @@ class MotionStream:
         self._feats = np.zeros((0, cfg.n_mels), dtype=np.float32)  # mel frames from _feat_start
         self._feat_start = 0
         self._state = StateBuffer.rest(cfg)
+        # The mouth filter (config.mouth_smoothing): the lips last emitted, on ARKit columns.
+        self._mouth_cols = np.array([CH[c] for c in MOUTH_CHANNELS], dtype=np.int64)
+        self._mouth_keep = cfg.mouth_keep_at(self.fps)
+        self._lips = self._codec.rest[self._mouth_cols].astype(np.float32)
         self.frames_done = 0
         self.samples_pushed = 0
         self._flushed_at = 0  # samples_pushed right after the last flush
@@ -335,6 +339,7 @@ class MotionStream:
             raise ConfigError(
                 f"frames must be ({request.n}, 55), got {frames.shape}", field="frames"
             )
+        frames = self._smooth_lips(frames)
         self._state = self._state.push(torch.from_numpy(self._codec.encode(frames)))
         self.frames_done += request.n
         keep = self._mel_index(self.frames_done) - self._past
@@ -343,6 +348,18 @@ class MotionStream:
             self._feat_start = keep
             self._mel.release(keep)
         return frames
+
+    def _smooth_lips(self, frames: FloatArray) -> FloatArray:
+        """``frames: (n, 55)`` with the mouth channels through the causal one-pole filter."""
+        if self._mouth_keep <= 0.0:
+            return frames
+        out = frames.copy()
+        lips, keep = self._lips, self._mouth_keep
+        for row in out:
+            lips = keep * lips + (1.0 - keep) * row[self._mouth_cols]
+            row[self._mouth_cols] = lips
+        self._lips = lips
+        return out
 
     def generate(self, n: int) -> FloatArray:
         """Generate the next ``n`` frames (1..min(32, frames_ready)): (n, 55) float32."""

@@ -193,3 +193,29 @@ def test_length_groups_bound_the_padding() -> None:
     for g in _length_groups([1, 2, 3, 4, 8, 12, 16, 16, 1], padded=True):
         lens = [[1, 2, 3, 4, 8, 12, 16, 16, 1][i] for i in g]
         assert len(lens) * max(lens) - sum(lens) <= PAD_FRAMES
+
+
+def test_mouth_smoothing_is_a_causal_one_pole_on_the_lips() -> None:
+    from lpm_bridge.motion import CH
+    from lpm_bridge.visemes import MOUTH_CHANNELS
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config()
+    cfg.state_hidden_channels = list(MOUTH_CHANNELS)  # lips don't feed back: exact comparison
+    torch.manual_seed(0)
+    model = AudioPerformanceMapper(cfg).eval()
+    audio = speechy(1.0, 16000)
+    raw = run(model, audio, chunk=1, seed=2)
+    cfg.mouth_smoothing = 0.4
+    smooth = run(model, audio, chunk=1, seed=2)
+    lips = [CH[c] for c in MOUTH_CHANNELS]
+    others = [i for i in range(NUM_CHANNELS) if i not in lips]
+    assert np.array_equal(raw[:, others], smooth[:, others])
+    expect = np.zeros_like(raw[:, lips])
+    prev = np.asarray(cfg.rest_pose, dtype=np.float32)[lips]
+    for k in range(len(raw)):
+        prev = expect[k] = 0.4 * prev + 0.6 * raw[k, lips]
+    np.testing.assert_allclose(smooth[:, lips], expect, atol=1e-6)
+    # 60 fps keeps the same time constant: 0.4 ** (25 / 60) per frame
+    assert cfg.mouth_keep_at(60) == pytest.approx(0.4 ** (25 / 60))
