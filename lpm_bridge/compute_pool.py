@@ -371,7 +371,7 @@ class ComputePool:
                     if w is not None:
                         if w.alive():
                             return w
-                        self._retire(w, f"exit status {w.process.returncode}")
+                        self._retire(w, "found dead")
                         if handed:  # it was this caller's turn: keep it
                             self._line.appendleft(ticket)
                         continue
@@ -428,9 +428,11 @@ class ComputePool:
                 return
             self.restarts += 1
             log.warning(
-                "compute process %s died (%s); %d of %d serve while a replacement starts",
+                "compute process %s died (%r, exit status %s); %d of %d serve while a "
+                "replacement starts",
                 dead.process.pid,
                 why,
+                dead.process.poll(),
                 len(self._live),
                 self._size,
             )
@@ -447,6 +449,7 @@ class ComputePool:
                 with self._cond:
                     if attempt and self._cond.wait_for(lambda: self._closed, START_RETRY_S):
                         return
+                began = time.monotonic()
                 fresh = self._start_caught_up()
                 if fresh is None:
                     continue
@@ -455,8 +458,15 @@ class ComputePool:
                     if not self._closed:
                         self._live.append(fresh)
                         self._give(fresh)
+                        log.info(
+                            "compute process %s joins, %.1f s after starting",
+                            fresh.process.pid,
+                            time.monotonic() - began,
+                        )
                         return
                 fresh.stop()
+                return
+            if self._closed:
                 return
             log.error(
                 "no compute process could replace %s after %d tries; %d of %d serve",
@@ -473,7 +483,6 @@ class ComputePool:
     def _start_caught_up(self) -> _Worker | None:
         """A new worker that has loaded the model, every live face, and made its first
         calls; left in ``_starting``. None if it died on the way or the pool closed."""
-        began = time.monotonic()
         fresh = _Worker(self._model_path)
         with self._cond:
             if self._closed:
@@ -483,17 +492,12 @@ class ComputePool:
         try:
             fresh.call("size")  # answered once it has loaded the model and the renderer
             self._catch_up(fresh)
-        except (EOFError, OSError, RuntimeError) as e:
-            log.warning("a replacement compute process failed to start: %s", e)
+        except Exception as e:  # any failure: this process is not let in, and not left running
+            log.warning("a replacement compute process failed to start: %r", e)
             with self._cond:
                 self._starting.remove(fresh)
             fresh.kill()
             return None
-        log.info(
-            "compute process %s joins, %.1f s after starting",
-            fresh.process.pid,
-            time.monotonic() - began,
-        )
         return fresh
 
     def _catch_up(self, w: _Worker) -> None:
