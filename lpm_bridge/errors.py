@@ -117,3 +117,9 @@ class CheckpointError(LPMError):
     """A model checkpoint directory that is missing files or has the wrong config."""
 
     grpc_status = "FAILED_PRECONDITION"
+
+
+class DeadlineExceededError(LPMError):
+    """A call that waited too long for the client (no config in time, an idle session)."""
+
+    grpc_status = "DEADLINE_EXCEEDED"

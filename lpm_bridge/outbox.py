@@ -4,13 +4,14 @@ Policy (documented in docs/protocol.md, "Slow readers"):
 
 * The outbox holds at most ``capacity`` frames. Events are small and rare and do not
   count, but drop notices are coalesced into one counter so nothing grows unbounded.
-* Speech frames are never dropped: when the outbox is full the runner stops
-  producing for the session (``free`` is 0), the session's pending audio then fills,
-  and the transport stops reading the client's stream (gRPC flow control pushes the
-  backpressure to the sender).
-* Idle frames must keep the live edge moving, so when the outbox is full a new idle
-  frame evicts the oldest queued idle frame; the reader then gets one
-  ``FRAMES_DROPPED`` event carrying the count before its next item.
+* The runner never produces more frames than the outbox has room for (``free``): a full
+  outbox that nobody reads costs no compute. Speech frames are never dropped: the
+  session's pending audio then fills, and the transport stops reading the client's stream
+  (gRPC flow control pushes the backpressure to the sender). Idle sessions pause their
+  timeline instead (session.py) and resume when the reader takes frames again.
+* Should a frame ever be put into a full outbox, it evicts the oldest queued idle frame
+  (speech is kept); the reader then gets one ``FRAMES_DROPPED`` event carrying the count
+  before its next item. The runner's planning keeps this from happening.
 * ``purge_after`` removes queued frames from a point on (interrupt drops queued speech).
 """
 

@@ -19,7 +19,17 @@ sample the motion stream receives (speech or idle silence) lies on it, so motion
   utterance's last sample and follows its last frame.
 * ``interrupt`` drops queued speech (queued requests, unrendered audio and speech frames
   still in the outbox) and emits INTERRUPTED where speech stopped; the stream keeps its
-  32-frame state, so the face returns to idle without a pop.
+  32-frame state, so the face returns to idle without a pop. The timeline is re-anchored
+  there: when its end lies ahead of the wall clock (a line sent ahead of playback), the
+  wall clock is moved up to it, so idle frames resume at once rather than when the wall
+  clock reaches the end of the discarded line.
+* Nobody reading: while the outbox is full, nothing is rendered for the session. Speech
+  waits (its pending audio then fills and the transport stops reading: backpressure);
+  idle pauses: no silence is pushed, and when the reader takes frames again the idle
+  timeline resumes from where it paused, re-anchored to the wall clock (no backlog of
+  stale idle frames is rendered). No frame is dropped and ``Frame.index`` has no gap.
+* Audio is fed to the stream at most ``max_pending_audio_s`` ahead of the rendered frames
+  (the rest waits in the queue), so a chunk of any length the transport allows is accepted.
 
 Transport calls only queue operations; the stream itself is touched only by the runner
 between batches, so a batch computing in the worker thread never races a push.
@@ -47,6 +57,10 @@ Pcm = npt.NDArray[np.int16]
 IDLE_PUSH_MAX_S = (
     1.0  # idle silence pushed per tick at most (a stalled process catches up in steps)
 )
+# Audio given to the motion stream ahead of the rendered frames, at most: the stream refuses
+# more than 120 s (mapper/stream.py MAX_PENDING_S); the rest of a long chunk waits in the
+# session's queue.
+STREAM_FEED_MAX_S = 60.0
 
 
 class Clock(Protocol):
@@ -161,6 +175,7 @@ class LiveSession:
         self._runner = runner
         self._clock = clock or MonotonicClock()
         self._max_pending = self.timeline.samples(max_pending_audio_s)
+        self._feed_ahead = self.timeline.samples(min(max_pending_audio_s, STREAM_FEED_MAX_S))
         self._ops: deque[_Op] = deque()
         self._ops_samples = 0
         self._t0: float | None = None
@@ -168,7 +183,9 @@ class LiveSession:
         self._spans: deque[_Span] = deque()
         self._pending_events: deque[tuple[int, Event]] = deque()  # (release before frame, event)
         self._finishing = False
+        self._stalled = False  # the outbox was full and unread: idle paused (module docstring)
         self._room = asyncio.Event()
+        self._last_activity = self._clock.now()  # audio or a request in, or a frame taken
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -177,7 +194,7 @@ class LiveSession:
 
     def begin(self) -> None:
         """``start`` for synchronous drivers (the offline pipeline)."""
-        self._t0 = self._clock.now()
+        self._t0 = self._last_activity = self._clock.now()
         if self._runner is not None:
             self._runner.add(self)
 
@@ -212,8 +229,21 @@ class LiveSession:
         return not self.outbox.closed
 
     # ------------------------------------------------------------------ transport side
+    def touch(self) -> None:
+        """The client did something (a request arrived): the session is not idle."""
+        self._last_activity = self._clock.now()
+
+    def idle_for(self) -> float:
+        """Seconds since the client last sent a request or took a frame."""
+        return self._clock.now() - self._last_activity
+
     def push_audio(self, pcm: Pcm) -> None:
-        """Append PCM16 mono audio to the current utterance (opening one if none is open)."""
+        """Append PCM16 mono audio to the current utterance (opening one if none is open).
+
+        A chunk of any length is accepted while the session is writable (less than
+        ``max_pending_audio_s`` pending); a transport awaits ``writable()`` before each push,
+        so what a session holds is bounded by that limit plus one chunk.
+        """
         pcm = np.asarray(pcm)
         if pcm.dtype != np.int16 or pcm.ndim != 1:
             raise AudioError(
@@ -221,11 +251,14 @@ class LiveSession:
             )
         if self._finishing:
             raise AudioError("audio after the input was closed", field="audio")
-        if self.pending_samples + len(pcm) > 2 * self._max_pending:
+        if self.pending_samples >= self._max_pending:
+            limit = self._max_pending / self.config.sample_rate_hz
             raise ResourceExhaustedError(
-                "audio.pcm: more than twice the pending-audio limit queued; wait for writable()",
-                field="audio.pcm",
+                f"audio: {limit:g} s of audio (max_pending_audio_s) is already waiting to be "
+                "rendered; wait until the session has room",
+                field="audio",
             )
+        self.touch()
         if len(pcm):
             self._ops.append(pcm)
             self._ops_samples += len(pcm)
@@ -239,11 +272,13 @@ class LiveSession:
 
     def end_utterance(self) -> None:
         """The utterance is complete: flush it; UTTERANCE_END follows its last frame."""
+        self.touch()
         self._ops.append(_End())
         self._wake()
 
     def interrupt(self) -> None:
         """Barge-in: drop queued speech now and return to idle (INTERRUPTED marks where)."""
+        self.touch()
         for op in list(self._ops):
             if isinstance(op, np.ndarray):
                 self._ops_samples -= len(op)
@@ -282,36 +317,20 @@ class LiveSession:
         if not self.active:
             return
         now = self._clock.now()
-        while self._ops:
-            op = self._ops.popleft()
-            if isinstance(op, _End):
-                self._apply_end()
-            elif isinstance(op, _Interrupt):
-                self._apply_interrupt()
-            else:
-                self._ops_samples -= len(op)
-                self._apply_audio(op, now)
+        self._apply_ops(now)
         if self.pending_samples < self._max_pending:
             self._room.set()  # an interrupt may have freed room for a waiting writer
-        if self._open is None and not self._finishing:
-            gap = self._wall(now) - self.stream.samples_pushed
-            if gap > 0:
-                self._push_silence(min(gap, self.timeline.samples(IDLE_PUSH_MAX_S)))
+        if self._open is None and not self._finishing and not self._ops:
+            self._idle(now)
         self._maybe_close()
 
     def plan(self, limit: int) -> int:
-        """How many frames to compute for this session now (0 to ``limit``); see outbox.py."""
+        """How many frames to compute for this session now (0 to ``limit``); see outbox.py.
+
+        Never more than the outbox has room for: a full, unread outbox costs no compute."""
         if not self.active:
             return 0
-        n = min(self.stream.frames_ready, limit)
-        if n <= 0 or self.outbox.free >= n:
-            return max(n, 0)
-        # Outbox short of room: idle frames may evict older idle frames, speech frames wait.
-        first = self.stream.frames_done
-        idle_prefix = 0
-        while idle_prefix < n and not self._speaking(self.timeline.pts(first + idle_prefix)):
-            idle_prefix += 1
-        return max(self.outbox.free, idle_prefix)
+        return max(0, min(self.stream.frames_ready, limit, self.outbox.free))
 
     def make_job(self, n: int) -> Job:
         return Job(session=self, first=self.stream.frames_done, n=n)
@@ -352,6 +371,7 @@ class LiveSession:
             self._runner.wake()
 
     def _on_take(self) -> None:
+        self._last_activity = self._clock.now()
         if self.outbox.free == 1:  # it was full: the runner may have work again
             self._wake()
 
@@ -364,6 +384,47 @@ class LiveSession:
     def _push_silence(self, n: int) -> None:
         if n > 0:
             self.stream.push_audio(np.zeros(n, dtype=np.int16))
+
+    def _anchor(self, now: float, sample: int) -> None:
+        """Re-anchor the timeline to the wall clock: ``sample`` is the live edge from ``now``."""
+        self._t0 = now - sample / self.config.sample_rate_hz
+
+    def _apply_ops(self, now: float) -> None:
+        """Apply queued operations in order; audio goes to the stream at most ``_feed_ahead``
+        past the rendered frames, and the rest of a long chunk waits for the next tick."""
+        while self._ops:
+            op = self._ops[0]
+            if not isinstance(op, np.ndarray):
+                self._ops.popleft()
+                if isinstance(op, _End):
+                    self._apply_end()
+                else:
+                    self._apply_interrupt(now)
+                continue
+            fed = self.stream.samples_pushed - self.timeline.pts(self.stream.frames_done)
+            room = self._feed_ahead - fed
+            if room <= 0:
+                return
+            self._ops.popleft()
+            if len(op) > room:
+                self._ops.appendleft(op[room:])
+                op = op[:room]
+            self._ops_samples -= len(op)
+            self._apply_audio(op, now)
+
+    def _idle(self, now: float) -> None:
+        """No utterance open: push silence up to the wall clock, unless nobody reads."""
+        end = self.stream.samples_pushed
+        if self.outbox.free == 0:
+            self._stalled = True  # nobody reads: the idle timeline pauses, nothing is rendered
+            return
+        if self._stalled:
+            self._stalled = False
+            if end < self._wall(now):
+                self._anchor(now, end)  # resume where it paused, not with a stale backlog
+        gap = self._wall(now) - end
+        if gap > 0:
+            self._push_silence(min(gap, self.timeline.samples(IDLE_PUSH_MAX_S)))
 
     def _apply_audio(self, pcm: Pcm, now: float) -> None:
         if self._open is None:
@@ -386,7 +447,7 @@ class LiveSession:
         before = self.timeline.frame_at_or_after(end)
         self._pending_events.append((before, Event(EventType.UTTERANCE_END, end - 1)))
 
-    def _apply_interrupt(self) -> None:
+    def _apply_interrupt(self, now: float) -> None:
         stop = self.outbox.first_speech_pts()
         if stop is not None:
             self.outbox.purge_after(stop)
@@ -399,6 +460,10 @@ class LiveSession:
         self._pending_events.clear()  # the events of speech that will never be shown
         dropped = self.stream.drop_pending_audio()
         self.stream.flush()
+        if self.stream.samples_pushed > self._wall(now):
+            # The line was sent ahead of playback: idle resumes now, from the cut, rather than
+            # when the wall clock reaches the end of what was rendered (a frozen face).
+            self._anchor(now, self.stream.samples_pushed)
         self.outbox.put(
             Event(EventType.INTERRUPTED, stop, f"{dropped} samples of unrendered speech dropped")
         )

@@ -186,7 +186,7 @@ async def test_slow_reader_never_loses_speech_and_memory_stays_bounded() -> None
     assert sum(f.speaking for f in frames) == 75
 
 
-async def test_slow_reader_in_idle_drops_oldest_idle_frames() -> None:
+async def test_unread_idle_session_renders_nothing_then_resumes_without_a_backlog() -> None:
     clock = VirtualClock()
     s = make_session(clock=clock, outbox_frames=8)
     await s.start()
@@ -194,10 +194,78 @@ async def test_slow_reader_in_idle_drops_oldest_idle_frames() -> None:
         clock.advance(0.1)
         pump(s)
         assert s.outbox.frames <= 8
-    items = drain(s)
-    assert isinstance(items[0], Event) and items[0].type is EventType.FRAMES_DROPPED
+    # The outbox filled, then nothing more was rendered and the idle timeline paused.
+    assert s.stream.frames_done == 8
+    assert s.stream.samples_pushed < 16000
+    items = drain(s)  # the reader comes back
+    for _ in range(10):  # one more second, read as it comes
+        clock.advance(0.1)
+        pump(s)
+        items += drain(s)
+    assert not events_of(items)  # nothing dropped
     frames = frames_of(items)
-    assert len(frames) == 8 and frames[-1].index >= 245  # the newest frames were kept
+    assert [f.index for f in frames] == list(range(len(frames)))
+    # Resumed in real time from where it paused: one second of frames, not the 10 s missed.
+    assert 8 + 20 <= len(frames) <= 8 + 27
+    assert s.stream.frames_done == len(frames)
+
+
+async def test_a_whole_chunk_of_any_length_is_accepted_and_fed_in_steps() -> None:
+    clock = VirtualClock()
+    s = make_session(8000, clock=clock, outbox_frames=64)  # max_pending_audio_s 30 s
+    await s.start()
+    s.push_audio(speech(262.0, sr=8000))  # 4 MiB of PCM16 at 8 kHz, one AudioChunk
+    s.end_utterance()
+    frames: list[Frame] = []
+    for _ in range(2000):
+        pump(s)
+        fed = s.stream.samples_pushed - s.timeline.pts(s.stream.frames_done)
+        assert fed <= 8000 * 30  # the motion stream never holds more than the read-ahead
+        frames += frames_of(drain(s))
+        if len(frames) >= 262 * 25:
+            break
+    assert sum(f.speaking for f in frames) == 262 * 25
+    assert [f.index for f in frames] == list(range(len(frames)))
+
+
+async def test_back_to_back_chunks_longer_than_the_read_ahead_are_accepted() -> None:
+    clock = VirtualClock()
+    s = make_session(clock=clock, outbox_frames=64)
+    await s.start()
+    frames: list[Frame] = []
+    for _ in range(3):  # 40 s each, more than max_pending_audio_s (30 s)
+        while s.pending_samples >= 16000 * 30:  # what writable() waits for
+            pump(s)
+            frames += frames_of(drain(s))
+        s.push_audio(speech(40.0))
+    s.end_utterance()
+    for _ in range(1000):
+        pump(s)
+        frames += frames_of(drain(s))
+    assert sum(f.speaking for f in frames) == 3 * 40 * 25
+
+
+async def test_interrupt_reanchors_so_idle_resumes_at_once() -> None:
+    clock = VirtualClock()
+    s = make_session(clock=clock, outbox_frames=512)
+    await s.start()
+    s.push_audio(speech(10.0))  # a whole line sent ahead of playback
+    s.end_utterance()
+    pump(s)
+    first = frames_of(drain(s))  # the client holds all of it
+    assert sum(f.speaking for f in first) == 250
+    clock.advance(1.0)  # one second into playback the player barges in
+    s.interrupt()
+    after: list[Frame | Event] = []
+    for _ in range(5):  # the next 0.5 s
+        clock.advance(0.1)
+        pump(s)
+        after += drain(s)
+    assert events_of(after)[0].type is EventType.INTERRUPTED
+    idle = frames_of(after)
+    # Idle frames come at once, in real time, continuing the timeline (not 9 s later).
+    assert 8 <= len(idle) <= 14 and not any(f.speaking for f in idle)
+    assert idle[0].index == first[-1].index + 1
 
 
 async def test_writable_applies_backpressure() -> None:

@@ -98,7 +98,7 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
         help="also serve Perform over WebSocket on this port, for Godot and Unity WebGL "
         "(off by default; 0 picks a free port)",
     )
-    p.add_argument("--max-sessions", type=int, default=32)
+    _add_limits(p)
     p.add_argument("--avatars-dir", type=Path, default=DEFAULT_AVATARS_DIR)
     p.add_argument(
         "--avatars-quota-mb",
@@ -147,6 +147,35 @@ def _add_serve(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_serve)
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """``serve``'s per-call limits and timeouts (docs/protocol.md, "Limits and timeouts")."""
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=20,
+        help="Perform calls at once (default 20: what 2 CPU cores serve on time at 256; "
+        "docs/performance.md)",
+    )
+    p.add_argument(
+        "--config-timeout",
+        type=float,
+        default=10.0,
+        help="seconds from a Perform call's start to its config (default 10)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a session may go without a request or a frame read (default 300)",
+    )
+    p.add_argument(
+        "--max-pending-audio",
+        type=float,
+        default=30.0,
+        help="seconds of audio a session holds before the server stops reading (default 30)",
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from lpm_bridge.engine import EngineOptions
     from lpm_bridge.server.daemon import ServeOptions, run
@@ -154,6 +183,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_sessions < 1:
         raise ConfigError("--max-sessions must be at least 1", field="--max-sessions")
+    for flag, value in (
+        ("--config-timeout", args.config_timeout),
+        ("--idle-timeout", args.idle_timeout),
+        ("--max-pending-audio", args.max_pending_audio),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{flag} must be more than 0 seconds, got {value}", field=flag)
     if args.avatars_quota_mb < 1:
         raise ConfigError("--avatars-quota-mb must be at least 1", field="--avatars-quota-mb")
     if args.render_workers < 0:
@@ -183,7 +219,12 @@ def _serve(args: argparse.Namespace) -> int:
             threads=args.threads,
             compute_processes=args.compute_processes,
             grace_s=args.grace,
-            limits=ServerLimits(max_sessions=args.max_sessions),
+            limits=ServerLimits(
+                max_sessions=args.max_sessions,
+                config_timeout_s=args.config_timeout,
+                idle_timeout_s=args.idle_timeout,
+                max_pending_audio_s=args.max_pending_audio,
+            ),
             engine=EngineOptions(
                 max_batch_frames=args.max_batch_frames,
                 live_batch_frames=args.live_batch_frames,

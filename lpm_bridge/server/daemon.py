@@ -4,7 +4,8 @@ Start-up: bind the port and serve health (NOT_SERVING) and reflection at once, l
 model and the built-in avatar off the event loop, warm up, freeze the start-up heap out of
 the garbage collector's reach (``freeze_startup_heap``), then report SERVING. Shutdown
 on SIGTERM/SIGINT: health NOT_SERVING (draining), refuse new sessions, let live sessions
-flush, stop the server with a grace period, stop the shared runner.
+flush for up to the grace period, end what is left with UNAVAILABLE, stop the server, stop
+the shared runner.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge.allocator import keep_batch_buffers
 from lpm_bridge.appearance import SUPPORTED_SIZES
 from lpm_bridge.engine import Backend, Engine, EngineOptions
+from lpm_bridge.errors import UnavailableError
 from lpm_bridge.server.avatars import (
     DEFAULT_AVATARS_DIR,
     DEFAULT_ID,
@@ -42,6 +44,8 @@ from lpm_bridge.session_types import SessionConfig
 
 log = logging.getLogger("lpm_bridge.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Bridge"].full_name  # "lpm.bridge.v1.Bridge"
+KEEPALIVE_S = 60  # the server pings an idle connection this often
+SHUTDOWN_S = 1.0  # after the grace period: for the last statuses to go out
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,11 @@ def _build_server(
             # every frame fits: the largest, 512x512 RGBA8, is 1 MiB
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.so_reuseport", 0),  # a second daemon on the same port fails instead of sharing
+            # A client that stops answering pings (killed, frozen, gone from the network)
+            # loses its connection, and its calls end, within KEEPALIVE_S + 20 s.
+            ("grpc.keepalive_time_ms", KEEPALIVE_S * 1000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.max_pings_without_data", 0),
         ]
     )
     health_servicer = health.aio.HealthServicer()
@@ -214,8 +223,8 @@ async def serve(
     finally:
         print("lpm-bridge: draining", flush=True)
         await set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        servicer.drain()
-        await server.stop(opts.grace_s)
+        await _drain(servicer, opts.grace_s)
+        await server.stop(SHUTDOWN_S)
         if gateway is not None:
             await gateway.aclose()
         if engine is not None:
@@ -228,6 +237,20 @@ async def serve(
         # as leaked by the extension modules that own them.
         gc.unfreeze()
         print("lpm-bridge: stopped", flush=True)
+
+
+async def _drain(servicer: BridgeServicer, grace_s: float) -> None:
+    """Let live sessions flush what they accepted for up to ``grace_s``, then end the rest
+    with UNAVAILABLE (a clear reason rather than gRPC's CANCELLED)."""
+    servicer.drain()
+    if not await servicer.wait_drained(grace_s):
+        servicer.end_all(
+            UnavailableError(
+                f"server is shutting down: the {grace_s:g} s grace period ended before this "
+                "session finished; retry on a running server"
+            )
+        )
+        await servicer.wait_drained(SHUTDOWN_S)
 
 
 def compute_processes(opts: ServeOptions) -> int:

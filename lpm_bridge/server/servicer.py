@@ -4,6 +4,14 @@ Every LPMError becomes its ``grpc_status`` with a message that names the field; 
 failure is also sent in-band first (an EVENT_TYPE_ERROR event) so a client that only reads
 messages still learns why. Per-call cleanup runs in ``finally``: a client that disconnects
 mid-stream frees its session (and its slot under ``--max-sessions``) at once.
+
+Every Perform call holds a slot from its first byte, so each has a watchdog: no config within
+``config_timeout_s`` of the call's start, or no request and no frame read for
+``idle_timeout_s``, ends the call with DEADLINE_EXCEEDED. The server ends calls from outside
+(timeouts, shutdown) by cancelling the task that runs them: at one of run_perform's own
+awaits that becomes the LPMError (in-band event, then the status); a transport blocked
+writing to a client that does not read is ended by its ``on_kill`` (gRPC: the status is sent
+behind what the client has buffered).
 """
 
 from __future__ import annotations
@@ -11,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from lpm_bridge import __version__
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
 from lpm_bridge.engine import Engine
 from lpm_bridge.errors import (
+    DeadlineExceededError,
     InvalidInputError,
     LPMError,
     PreconditionError,
@@ -55,14 +66,19 @@ VISEME_NAMES_FALLBACK = ("sil",)
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """Per-daemon limits (reported by GetServerInfo)."""
+    """Per-daemon limits (reported by GetServerInfo; every one in docs/protocol.md)."""
 
-    max_sessions: int = 32
+    # Perform calls at once, each holding a slot from its first byte. 20: on the 2-core
+    # reference machine 16-20 live sessions at 256 had every frame on time, 28 did not
+    # (docs/performance.md); raise it on a bigger machine.
+    max_sessions: int = 20
     outbox_frames: int = 50  # 2 s at 25 fps queued for a slow reader, at most
     max_pending_audio_s: float = 30.0  # beyond it the request stream is not read (flow control)
     max_request_bytes: int = 8 * 1024 * 1024  # gRPC max_receive_message_length
     max_audio_chunk_bytes: int = 4 * 1024 * 1024  # one AudioChunk.pcm (43 s at 48 kHz)
     max_image_bytes: int = 4 * 1024 * 1024  # one portrait
+    config_timeout_s: float = 10.0  # from a call's start to its config message
+    idle_timeout_s: float = 300.0  # no request and no frame read for this long ends a session
 
 
 def status_of(error: LPMError) -> tuple[grpc.StatusCode, str]:
@@ -87,6 +103,29 @@ def error_response(error: LPMError) -> pb.PerformResponse:
     )
 
 
+def _undecodable(error: DecodeError) -> InvalidInputError:
+    """A request message that is not a PerformRequest (gRPC's deserializer raised)."""
+    return InvalidInputError(
+        f"request: a message is not a valid PerformRequest (protobuf decode failed: {error})",
+        field="request",
+    )
+
+
+@dataclass(eq=False)
+class _Call:
+    """One Perform call holding a slot, as the watchdog and the drain see it."""
+
+    task: asyncio.Task[Any]  # the transport's task iterating run_perform
+    kill: Callable[[LPMError], None] | None  # ends it while the transport is blocked writing
+    started: float = field(default_factory=time.monotonic)
+    configured: bool = False  # the first message arrived
+    session: LiveSession | None = None
+    error: LPMError | None = None  # set when the server ends the call (timeout, shutdown)
+    sending: bool = False  # run_perform is suspended at a yield: the transport is writing
+    holding: bool = False  # the reader holds an audio chunk, waiting for room
+    dropped: bool = False  # audio sent after the drain began was not performed
+
+
 def _viseme_names() -> tuple[str, ...]:
     try:
         from lpm_bridge.visemes import VISEME_NAMES
@@ -103,8 +142,14 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         self.store = store
         self.limits = limits
         self.sessions: dict[str, LiveSession] = {}
-        self._slots = 0  # Perform calls admitted (a slot is taken before the config arrives)
+        self._calls: set[_Call] = set()  # Perform calls admitted: each holds a slot
+        self._aborts: set[asyncio.Task[None]] = set()
         self.draining = False
+
+    @property
+    def slots_in_use(self) -> int:
+        """Perform calls holding a slot, those still waiting for their config included."""
+        return len(self._calls)
 
     # ----------------------------------------------------------------- Perform
     async def Perform(
@@ -114,11 +159,18 @@ class BridgeServicer(pb_grpc.BridgeServicer):
             # A client that disconnects frees its session at once, not at the next yield.
             context.add_done_callback(lambda _: session.close())
 
+        def on_kill(error: LPMError) -> None:
+            # The handler is blocked writing to a client that does not read: the status goes
+            # out behind what the client has buffered; the handler itself is cancelled.
+            task = asyncio.create_task(_abort_quietly(context, *status_of(error)))
+            self._aborts.add(task)
+            task.add_done_callback(self._aborts.discard)
+
         try:
             self.admit()
         except LPMError as e:
             await context.abort(*status_of(e))  # refused at once: a status, no stream
-        responses = self.run_perform(request_iterator, on_open=on_open)
+        responses = self.run_perform(request_iterator, on_open=on_open, on_kill=on_kill)
         try:
             async for response in responses:
                 yield response
@@ -133,7 +185,7 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         """Raise unless a new Perform call can start now (model loaded, not draining, a slot)."""
         if self.engine is None or self.draining:
             raise UnavailableError("server is loading or draining; retry")
-        if self._slots >= self.limits.max_sessions:
+        if len(self._calls) >= self.limits.max_sessions:
             raise ResourceExhaustedError(
                 f"max_sessions: all {self.limits.max_sessions} sessions are busy",
                 field="max_sessions",
@@ -144,40 +196,97 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         requests: AsyncIterator[pb.PerformRequest],
         *,
         on_open: Callable[[LiveSession], None] | None = None,
+        on_kill: Callable[[LPMError], None] | None = None,
     ) -> AsyncGenerator[pb.PerformResponse, None]:
         """One Perform call, independent of the transport (gRPC here, server/websocket.py).
 
         Call ``admit()`` first to refuse a call before any response. Reads the config, runs
-        the session and yields its responses; a user error ends the generator with the
-        LPMError for the transport to report. Cleanup (the slot, the reader task, the
-        session) always runs.
+        the session and yields its responses; a user error, a timeout or the shutdown ends
+        the generator with the LPMError for the transport to report. ``on_kill(error)`` is
+        called when the server ends the call while the transport is writing a response (a
+        client that does not read); the transport's task is cancelled after it. Cleanup (the
+        slot, the watchdog, the reader task, the session) always runs.
         """
         self.admit()  # again: the caller's check and this one are on the same loop turn
-        self._slots += 1
-        session: LiveSession | None = None
+        task = asyncio.current_task()
+        assert task is not None, "run_perform runs in a task"
+        call = _Call(task=task, kill=on_kill)
+        self._calls.add(call)
+        watchdog = asyncio.create_task(self._watch(call), name="lpm-perform-watchdog")
         reader: asyncio.Task[None] | None = None
         try:
-            session = await self._open(requests)
-            if on_open is not None:
-                on_open(session)
-            reader = asyncio.create_task(self._read(requests, session))
-            yield self._started(session)
-            async for item in session:
-                if isinstance(item, Event):
-                    yield event_to_proto(item)
-                else:
-                    yield frame_to_proto(item, session.config)
+            try:
+                session = call.session = await self._open(requests, call)
+                if on_open is not None:
+                    on_open(session)
+                reader = asyncio.create_task(self._read(requests, session, call))
+                call.sending = True
+                yield self._started(session)
+                call.sending = False
+                async for item in session:
+                    call.sending = True
+                    if isinstance(item, Event):
+                        yield event_to_proto(item)
+                    else:
+                        yield frame_to_proto(item, session.config)
+                    call.sending = False
+            except asyncio.CancelledError:
+                if call.error is None:
+                    raise  # the transport's own cancellation (the client went away)
+                task.uncancel()
+                raise call.error from None
+            if self.draining and (call.dropped or call.holding):
+                raise UnavailableError(
+                    "server is shutting down: the audio accepted before the drain was "
+                    "performed (see the last UTTERANCE_END); audio sent after it was not"
+                )
         finally:
-            self._slots -= 1
+            self._calls.discard(call)
+            watchdog.cancel()
             if reader is not None:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await reader
-            if session is not None:
-                self.sessions.pop(session.id, None)
-                await session.aclose()
+            if call.session is not None:
+                self.sessions.pop(call.session.id, None)
+                await call.session.aclose()
 
-    async def _open(self, requests: AsyncIterator[pb.PerformRequest]) -> LiveSession:
+    def _end(self, call: _Call, error: LPMError) -> None:
+        """End ``call`` from outside (a timeout, the shutdown) with ``error``."""
+        if call.error is not None or call.task.done():
+            return
+        call.error = error
+        if call.sending and call.kill is not None:
+            call.kill(error)
+        call.task.cancel()  # at run_perform's own await this becomes `error` (run_perform)
+
+    async def _watch(self, call: _Call) -> None:
+        """End ``call`` when the client is too slow to configure it or leaves it idle."""
+        lim = self.limits
+        while True:
+            if not call.configured:
+                left = lim.config_timeout_s - (time.monotonic() - call.started)
+                error = DeadlineExceededError(
+                    f"config: none received within {lim.config_timeout_s:g} s of the call's "
+                    "start (the config timeout)",
+                    field="config",
+                )
+            elif call.session is not None:
+                left = lim.idle_timeout_s - call.session.idle_for()
+                error = DeadlineExceededError(
+                    f"idle_timeout: no request sent and no frame read for "
+                    f"{lim.idle_timeout_s:g} s; the session was closed",
+                    field="idle_timeout",
+                )
+            else:  # resolving the avatar: the server's time, not the client's
+                left = 1.0
+            if left <= 0:
+                log.info("ending a Perform call: %s", error.message)
+                self._end(call, error)
+                return
+            await asyncio.sleep(left)
+
+    async def _open(self, requests: AsyncIterator[pb.PerformRequest], call: _Call) -> LiveSession:
         """Read the config (first and once), resolve the avatar, start the session."""
         try:
             first = await anext(requests)
@@ -185,6 +294,9 @@ class BridgeServicer(pb_grpc.BridgeServicer):
             raise PreconditionError(
                 "config: the stream ended before a config was sent", field="config"
             ) from None
+        except DecodeError as e:
+            raise _undecodable(e) from None
+        call.configured = True
         kind = first.WhichOneof("request")
         if kind != "config":
             raise PreconditionError(
@@ -199,7 +311,8 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         else:
             avatar_id = choice.avatar_id or DEFAULT_ID
             appearance = await self.store.appearance(avatar_id, cfg.size)
-        assert self.engine is not None
+        if self.engine is None or self.draining:
+            raise UnavailableError("server is shutting down; retry on a running server")
         session = LiveSession(
             cfg,
             self.engine.backend.new_stream(cfg),
@@ -232,27 +345,20 @@ class BridgeServicer(pb_grpc.BridgeServicer):
                 field=field,
             )
 
-    async def _read(self, requests: AsyncIterator[pb.PerformRequest], session: LiveSession) -> None:
+    async def _read(
+        self, requests: AsyncIterator[pb.PerformRequest], session: LiveSession, call: _Call
+    ) -> None:
         """Feed the session from the request stream; a bad request fails the session."""
         try:
             async for req in requests:
-                if self.draining:
-                    break  # shutting down: what was sent so far is flushed, the rest ignored
+                session.touch()
                 kind = req.WhichOneof("request")
                 if kind == "audio":
-                    if len(req.audio.pcm) > self.limits.max_audio_chunk_bytes:
-                        raise ResourceExhaustedError(
-                            f"audio.pcm is {len(req.audio.pcm)} bytes; the limit per chunk is "
-                            f"{self.limits.max_audio_chunk_bytes}",
-                            field="audio.pcm",
-                        )
-                    pcm = pcm16_from_bytes(req.audio.pcm, "audio.pcm")
-                    await session.writable()  # backpressure: stop reading while audio is pending
-                    session.push_audio(pcm)
+                    await self._read_audio(req.audio, session, call)
                 elif kind == "end_of_utterance":
                     session.end_utterance()
                 elif kind == "interrupt":
-                    session.interrupt()
+                    session.interrupt()  # a barge-in still stops a draining session's speech
                 elif kind == "config":
                     raise PreconditionError(
                         "config: sent twice; a session takes one config, first", field="config"
@@ -262,6 +368,8 @@ class BridgeServicer(pb_grpc.BridgeServicer):
                         "request: empty PerformRequest (no oneof field set)", field="request"
                     )
             session.finish()  # the client half-closed: flush, deliver the rest, end the rpc
+        except DecodeError as e:
+            session.fail(_undecodable(e))
         except LPMError as e:
             session.fail(e)
         except asyncio.CancelledError:
@@ -269,6 +377,23 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         except Exception as e:  # the call was cancelled under us (grpc raises its own errors)
             log.debug("request stream of %s ended: %r", session.id, e)
             session.close()
+
+    async def _read_audio(self, chunk: pb.AudioChunk, session: LiveSession, call: _Call) -> None:
+        """One AudioChunk: check it, wait for room (backpressure), push it unless draining."""
+        if len(chunk.pcm) > self.limits.max_audio_chunk_bytes:
+            raise ResourceExhaustedError(
+                f"audio.pcm is {len(chunk.pcm)} bytes; the limit per chunk is "
+                f"{self.limits.max_audio_chunk_bytes}",
+                field="audio.pcm",
+            )
+        pcm = pcm16_from_bytes(chunk.pcm, "audio.pcm")
+        call.holding = True
+        await session.writable()  # backpressure: stop reading while audio is pending
+        call.holding = False
+        if self.draining:
+            call.dropped = True  # shutting down: the session flushes what it had accepted
+            return
+        session.push_audio(pcm)
 
     def _started(self, session: LiveSession) -> pb.PerformResponse:
         cfg: SessionConfig = session.config
@@ -285,10 +410,26 @@ class BridgeServicer(pb_grpc.BridgeServicer):
         )
 
     def drain(self) -> None:
-        """Shutting down: refuse new sessions, let every live one flush and end."""
+        """Shutting down: refuse new sessions, let every live one flush and end; a call still
+        waiting for its config ends at once with UNAVAILABLE."""
         self.draining = True
-        for session in list(self.sessions.values()):
-            session.finish()
+        for call in list(self._calls):
+            if call.session is not None:
+                call.session.finish()
+            elif not call.configured:
+                self._end(call, UnavailableError("server is shutting down; retry"))
+
+    async def wait_drained(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for every Perform call to end; True if they all did."""
+        deadline = time.monotonic() + timeout_s
+        while self._calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return not self._calls
+
+    def end_all(self, error: LPMError) -> None:
+        """End every Perform call still running with ``error`` (the grace period is over)."""
+        for call in list(self._calls):
+            self._end(call, error)
 
     # ----------------------------------------------------------------- avatars
     async def RegisterAvatar(
@@ -340,7 +481,7 @@ class BridgeServicer(pb_grpc.BridgeServicer):
             device=self.engine.backend.device if self.engine else "",
             limits=pb.Limits(
                 max_sessions=lim.max_sessions,
-                active_sessions=len(self.sessions),
+                active_sessions=self.slots_in_use,
                 max_request_bytes=lim.max_request_bytes,
                 min_sample_rate_hz=MIN_SAMPLE_RATE,
                 max_sample_rate_hz=MAX_SAMPLE_RATE,
@@ -364,6 +505,14 @@ def _avatar(record: AvatarRecord) -> pb.Avatar:
         sizes=list(record.sizes),
         builtin=record.builtin,
     )
+
+
+async def _abort_quietly(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str
+) -> None:
+    """Send the call's final status from outside its handler (see BridgeServicer._end)."""
+    with contextlib.suppress(Exception):  # AbortError once sent; the call may be gone
+        await context.abort(code, message)
 
 
 def add_to_server(servicer: BridgeServicer, server: Any) -> None:
