@@ -97,16 +97,31 @@ namespace Grpc.Core
         string FullName { get; }
     }
 
+    public abstract class SerializationContext
+    {
+        public virtual void Complete(byte[] payload) { throw null; }
+    }
+
+    public abstract class DeserializationContext
+    {
+        public abstract int PayloadLength { get; }
+        public virtual byte[] PayloadAsNewBuffer() { throw null; }
+    }
+
     public class Marshaller<T>
     {
         public Marshaller(Func<T, byte[]> serializer, Func<byte[], T> deserializer) { throw null; }
+        public Marshaller(Action<T, SerializationContext> serializer, Func<DeserializationContext, T> deserializer) { throw null; }
         public Func<T, byte[]> Serializer { get { throw null; } }
         public Func<byte[], T> Deserializer { get { throw null; } }
     }
 
+    // Both overloads, as in the real class: a lambda must pick one unambiguously.
     public static class Marshallers
     {
         public static Marshaller<T> Create<T>(Func<T, byte[]> serializer, Func<byte[], T> deserializer) { throw null; }
+        public static Marshaller<T> Create<T>(Action<T, SerializationContext> serializer, Func<DeserializationContext, T> deserializer) { throw null; }
+        public static Marshaller<string> StringMarshaller { get { throw null; } }
     }
 
     public class Method<TRequest, TResponse> : IMethod

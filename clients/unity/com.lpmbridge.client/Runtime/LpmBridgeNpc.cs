@@ -115,13 +115,17 @@ namespace LpmBridge
                 // e.g. INVALID_ARGUMENT "portrait_image: no face found ...": keep avatarId.
                 Fail(e.Status, "face not registered");
             }
+            catch (Exception e)
+            {
+                Fail(new Status(StatusCode.InvalidArgument, $"serverAddress '{serverAddress}': {e.Message}"), "face not registered");
+            }
         }
 
         // Perform one line after every line queued before it. The clip's rate must equal
         // sampleRateHz and its data must be readable (Load Type: Decompress On Load).
         public void Speak(AudioClip clip)
         {
-            string problem = CheckClip(clip);
+            string problem = _playback == null ? "the NPC is not active yet (its Awake has not run)" : CheckClip(clip);
             if (problem != null)
             {
                 Fail(new Status(StatusCode.InvalidArgument, problem), "line refused");
@@ -156,6 +160,10 @@ namespace LpmBridge
             {
                 SessionLost(session, e.Status);
             }
+            catch (Exception e)
+            {
+                SessionLost(session, new Status(StatusCode.Unknown, e.Message));
+            }
         }
 
         // async void: the one place lines leave; every exception is caught and raised as Error.
@@ -172,18 +180,26 @@ namespace LpmBridge
                         DropUnsent();  // the connect failure was raised already
                         return;
                     }
+                    if (_toSend.Count == 0) return;  // StopSpeaking while connecting
                     AudioClip clip = _toSend.Dequeue();
+                    CancellationToken cancel = _lineCancel.Token;
                     try
                     {
-                        await SendLineAsync(session, clip, _lineCancel.Token);
+                        await SendLineAsync(session, clip, cancel);
                     }
-                    catch (OperationCanceledException)
+                    catch (OperationCanceledException) when (cancel.IsCancellationRequested)
                     {
                         // StopSpeaking cut this upload short; the daemon got an Interrupt.
                     }
                     catch (RpcException e)
                     {
                         SessionLost(session, e.Status);
+                    }
+                    catch (Exception e)
+                    {
+                        // e.g. the call completed under the write: SessionLost ignores a
+                        // session already reported lost.
+                        SessionLost(session, new Status(StatusCode.Unknown, e.Message));
                     }
                 }
             }
@@ -218,7 +234,8 @@ namespace LpmBridge
         private Task<LpmBridgeSession> EnsureSessionAsync()
         {
             if (_session != null) return Task.FromResult(_session);
-            if (_connecting == null) _connecting = ConnectAsync();
+            // A finished attempt (failed, or its session since lost) is not reused.
+            if (_connecting == null || _connecting.IsCompleted) _connecting = ConnectAsync();
             return _connecting;
         }
 
@@ -242,9 +259,11 @@ namespace LpmBridge
                 Fail(e.Status, "no session");
                 return null;
             }
-            finally
+            catch (Exception e)
             {
-                _connecting = null;
+                // e.g. UriFormatException: serverAddress is not an http(s):// URL.
+                Fail(new Status(StatusCode.InvalidArgument, $"serverAddress '{serverAddress}': {e.Message}"), "no session");
+                return null;
             }
         }
 
