@@ -2,7 +2,7 @@
 # Set up a fresh checkout and run the whole test suite: the README's test command.
 #
 # Installs the Debian speech synthesisers the voice tests use (espeak-ng, flite) and the
-# C# compiler that syntax-checks the Unity sample client (mono-mcs) when they are missing,
+# C# compiler and runtime that compile and exercise the Unity package (mono-mcs) when missing,
 # makes .venv, installs the CPU build of torch FIRST (a bare `torch`
 # requirement would pull a multi-GB CUDA build), then the package with its dev extras,
 # then runs ruff, mypy --strict and pytest.
@@ -14,7 +14,7 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 [ -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libespeak-ng.so.1 ] \
   || need_apt+=(libespeak-ng1)
 command -v flite >/dev/null 2>&1 || need_apt+=(flite)
-command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)  # syntax check of the Unity client
+command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)  # compiles the Unity package (tests/clients)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
