@@ -46,6 +46,10 @@ namespace LpmBridge
         // waiting 0.5 s, 1 s, 2 s, 4 s, then 8 s between tries.
         public int connectAttempts = 6;
         public float connectTimeoutS = 10f;
+        // The voice is heard later than AudioSource.timeSamples says: by the mixer's DSP
+        // buffers (measured at Awake) plus this, for output the engine cannot see (a
+        // Bluetooth headset adds ~150 to 250 ms). Frames are shown against what is heard.
+        public int extraOutputLatencyMs = 0;
 
         // Every failure, after it is logged: the daemon's status (UNAVAILABLE, INVALID_ARGUMENT
         // naming the field, ...) or a local one (a clip at the wrong rate is INVALID_ARGUMENT).
@@ -65,6 +69,7 @@ namespace LpmBridge
         private LinePlayback<AudioClip, Frame> _playback;
         private AudioSource _voice;
         private Texture2D _texture;
+        private long _outputLatencySamples;  // at sampleRateHz
         private int[] _blendshapeIndex = new int[0];  // Frame.blendshapes[i] -> rig shape index
         private readonly Queue<AudioClip> _toSend = new Queue<AudioClip>();
         private CancellationTokenSource _lineCancel = new CancellationTokenSource();
@@ -83,6 +88,11 @@ namespace LpmBridge
             _voice = GetComponent<AudioSource>();
             _playback = new LinePlayback<AudioClip, Frame>(startBufferMs / 1000.0);
             _texture = new Texture2D(size, size, TextureFormat.RGB24, false);
+            int bufferLength, bufferCount;
+            AudioSettings.GetDSPBufferSize(out bufferLength, out bufferCount);
+            double latencyS = (double)bufferLength * bufferCount / AudioSettings.outputSampleRate
+                              + extraOutputLatencyMs / 1000.0;
+            _outputLatencySamples = (long)(latencyS * sampleRateHz);
             if (faceRenderer != null) faceRenderer.material.mainTexture = _texture;
             if (portrait != null) portrait.texture = _texture;
         }
@@ -344,7 +354,7 @@ namespace LpmBridge
                 _voice.Play();
                 if (SpeakingStarted != null) SpeakingStarted(next);
             }
-            long played = _playback.Playing != null ? _voice.timeSamples : 0;
+            long played = _playback.Playing != null ? Math.Max(0, _voice.timeSamples - _outputLatencySamples) : 0;
             Frame due = _playback.Due(played);
             if (due != null) Show(due);
         }
