@@ -52,6 +52,15 @@ class LoggedDaemon(DaemonProcess):
         return out
 
 
+def late_by_second(results: list[dict[str, object]]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for r in results:
+        for sec, lag in r["lags"]:  # type: ignore[attr-defined]
+            if lag > 0:
+                counts[int(sec)] = counts.get(int(sec), 0) + 1
+    return dict(sorted(counts.items()))
+
+
 async def run(args: argparse.Namespace, daemon: LoggedDaemon) -> dict[str, object]:
     args.burst, args.lookahead_ms = False, None  # what bridge_concurrency.session reads
     lines = [voice(args.seconds, seed=k) for k in range(args.sessions)]
@@ -94,6 +103,8 @@ async def run(args: argparse.Namespace, daemon: LoggedDaemon) -> dict[str, objec
         "window_late_frames": sum(lag > 0 for lag in window),
         "window_worst_lag_ms": round(max(window, default=float("nan")) * 1000, 1),
         "per_session_late": [int(r["late"]) for r in results],
+        # seconds into the line (by pts) with late frames: how many, all sessions together
+        "late_by_second": late_by_second(results),
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
