@@ -178,3 +178,31 @@ async def send_ahead(c: Call, seconds: float) -> None:
     for i in range(0, len(pcm), step):
         await c.send(audio(pcm[i : i + step]))
     await c.send(END)
+
+
+async def test_interrupt_of_a_line_sent_ahead_resumes_idle_at_once(
+    channel: grpc.aio.Channel,
+) -> None:
+    stub = pb_grpc.BridgeStub(channel)  # type: ignore[no-untyped-call]
+    c = Call(stub)
+    line = speech(8.0)
+    await c.send(config(encoding=pb.FRAME_ENCODING_NONE))
+    for i in range(0, len(line), 2 * SR):  # a whole line, sent as fast as it is read
+        await c.send(audio(line[i : i + 2 * SR]))
+    await c.send(END)
+
+    def ahead_of_playback(m: pb.PerformResponse) -> bool:  # rendered 2 s past the wall clock
+        return m.WhichOneof("response") == "frame" and (
+            m.frame.pts_seconds > time.monotonic() - c.started_at + 2.0
+        )
+
+    await c.read_until(ahead_of_playback, timeout=20)
+    t0 = time.monotonic()
+    await c.send(pb.PerformRequest(interrupt=pb.Interrupt()))
+    await c.read_until(
+        lambda m: m.WhichOneof("response") == "event" and m.event.type == pb.EVENT_TYPE_INTERRUPTED
+    )
+    await c.read_until(lambda m: m.WhichOneof("response") == "frame" and not m.frame.speaking)
+    # Idle frames come at once, not when the wall clock reaches the end of the rendered line.
+    assert time.monotonic() - t0 < 1.0
+    c.call.cancel()
