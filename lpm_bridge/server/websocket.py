@@ -19,31 +19,50 @@ Server -> client
     without the image][image bytes]``, so a client decodes the picture straight from the
     message (Godot: ``Image.load_jpg_from_buffer``).
   An error ends the call with an ``EVENT_TYPE_ERROR`` event and then a close code of
-  ``4000 + the gRPC status code`` (4003 INVALID_ARGUMENT, 4005 NOT_FOUND,
-  4008 RESOURCE_EXHAUSTED, 4009 FAILED_PRECONDITION, 4014 UNAVAILABLE), the message as reason.
+  ``4000 + the gRPC status code`` (4003 INVALID_ARGUMENT, 4004 DEADLINE_EXCEEDED,
+  4005 NOT_FOUND, 4008 RESOURCE_EXHAUSTED, 4009 FAILED_PRECONDITION, 4013 INTERNAL,
+  4014 UNAVAILABLE), the message as reason.
 
 RegisterAvatar (``/v1/register_avatar``): so an engine without gRPC can register its NPCs'
 faces at level load too. The client sends one text message, a ``RegisterAvatarRequest`` in
 the JSON mapping (``portrait_image`` base64, as the mapping writes bytes; optional ``name``
-and ``sizes``); the server replies ``{"avatar": {...}}`` once the face is ready, and closes
-normally (1000). Errors end it as a Perform call's do.
+and ``sizes``); the server replies ``{"avatar": {...}}`` once the face is ready. Errors end
+it as a Perform call's do.
+
+Closing: after a call's final message (the avatar, an error, the last frame of a drained
+session) the server waits for the client to close, up to ``close_linger_s``, and only then
+closes itself. Godot's WebSocketPeer drops messages that arrive together with a close
+(godotengine/godot#107442); a client should close once it has read the final message.
+
+Limits (``GatewayOptions``): a first-message timeout, a cap on open connections (HTTP 503
+at the handshake beyond it), a bounded read-ahead of audio (``_ReadAhead``: an interrupt
+overtakes the audio read ahead), and throttled connection-error logs (log_throttle.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import socket
 import struct
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Final, TypeVar
 
 from google.protobuf import json_format
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.http11 import Request, Response
 
 from lpm_bridge._proto import bridge_pb2 as pb
-from lpm_bridge.errors import InvalidInputError, LPMError, NotFoundError
+from lpm_bridge.errors import DeadlineExceededError, InvalidInputError, LPMError, NotFoundError
+from lpm_bridge.server.log_throttle import throttled_logger
 from lpm_bridge.server.servicer import BridgeServicer, error_response, status_of
+from lpm_bridge.session import LiveSession
 
 log = logging.getLogger(__name__)
 PATH: Final[str] = "/v1/perform"
@@ -54,6 +73,34 @@ _HEADER: Final[struct.Struct] = struct.Struct("<I")
 # Every field present (zeros too), so a client never has to guess a default; note that the
 # JSON mapping writes 64-bit integers (index, pts_samples) as strings.
 _JSON: Final[dict[str, bool]] = {"always_print_fields_with_no_presence": True}
+# Frames the websockets library queues before it stops reading the socket. 0: it pauses
+# as soon as one message waits; the bounded read-ahead is _ReadAhead's, where an interrupt
+# can overtake it (the library's default, 16 messages of up to 8 MiB, held 384 s of audio).
+_LIBRARY_QUEUE: Final[tuple[int, int]] = (0, 0)
+# The kernel's receive buffer of a gateway socket: without it, autotuning lets the kernel
+# hold megabytes (minutes of audio) the gateway has not read, out of an interrupt's reach.
+# Linux doubles it: 128 KiB, 4 s of audio at 16 kHz.
+_SOCKET_RECEIVE_BUFFER: Final[int] = 64 * 1024
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    """The gateway's limits and timeouts (docs/protocol.md, "WebSocket gateway")."""
+
+    # Open connections, both paths together (lingering ones too); more are refused with
+    # HTTP 503 at the handshake. The first message of a call must arrive within
+    # ServerLimits.config_timeout_s (--config-timeout) on both paths.
+    max_connections: int = 64
+    # The opening handshake itself (the websockets library's open_timeout).
+    handshake_timeout_s: float = 10.0
+    # After a call's final message, how long the server waits for the client to close
+    # before it closes itself (see the module docstring).
+    close_linger_s: float = 5.0
+    # Audio read from the socket ahead of the session (beyond its max_pending_audio_s),
+    # at most; an interrupt overtakes it. 1 MiB: 33 s at 16 kHz, 11 s at 48 kHz.
+    read_ahead_bytes: int = 1024 * 1024
+    # Connection errors: each kind logged once per interval at most, without traceback.
+    log_interval_s: float = 10.0
 
 
 def encode_response(response: pb.PerformResponse) -> str | bytes:
@@ -97,11 +144,18 @@ _Request = TypeVar("_Request", pb.PerformRequest, pb.RegisterAvatarRequest)
 
 def _parse(text: str, request: _Request) -> _Request:
     """``text`` (protobuf JSON) into ``request``; bad JSON is an InvalidInputError naming it."""
+    name = type(request).__name__
+    # The mapping would read `[]` or `null` as an empty request; a message is one object.
+    if not text.lstrip(" \t\r\n").startswith("{"):
+        raise InvalidInputError(
+            f"message: a {name} is one JSON object ({{...}}), got {text[:20]!r}",
+            field="message",
+        )
     try:
         json_format.Parse(text, request)
     except (json_format.ParseError, json.JSONDecodeError) as e:
         raise InvalidInputError(
-            f"message: not a {type(request).__name__} in protobuf JSON: {e}", field="message"
+            f"message: not a {name} in protobuf JSON: {e}", field="message"
         ) from e
     return request
 
@@ -110,19 +164,48 @@ class WebSocketGateway:
     """Serves ``BridgeServicer.run_perform`` and ``register_avatar`` over WebSocket.
     ``start()`` / ``aclose()``."""
 
-    def __init__(self, servicer: BridgeServicer, host: str, port: int, max_message_bytes: int):
+    def __init__(
+        self,
+        servicer: BridgeServicer,
+        host: str,
+        port: int,
+        max_message_bytes: int,
+        options: GatewayOptions | None = None,
+    ):
         self.servicer = servicer
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
+        self.options = options or GatewayOptions()
         self._server: Server | None = None
+        self._connections: set[ServerConnection] = set()  # counted from the handshake on
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._log = throttled_logger(f"{__name__}.connections", self.options.log_interval_s)
+
+    @property
+    def connections(self) -> int:
+        """Open connections (what ``max_connections`` caps)."""
+        return len(self._connections)
 
     async def start(self) -> int:
         """Listen; returns the bound port (useful with port 0)."""
         self._server = await serve(
-            self._handle, self.host, self.port, max_size=self.max_message_bytes
+            self._handle,
+            self.host,
+            self.port,
+            max_size=self.max_message_bytes,
+            max_queue=_LIBRARY_QUEUE,
+            # No permessage-deflate: it bought nothing here (JPEG frames and PCM barely
+            # shrink; its CPU went on every frame sent), and a few KiB of deflated zeros
+            # inflate to megabytes, past any bound on what the gateway has read.
+            compression=None,
+            open_timeout=self.options.handshake_timeout_s,
+            process_request=self._admit_connection,
+            logger=self._log,
         )
         sockets = list(self._server.sockets)
+        for sock in sockets:  # accepted sockets inherit it (and the window it advertises)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_RECEIVE_BUFFER)
         port: int = sockets[0].getsockname()[1] if sockets else self.port
         return port
 
@@ -131,46 +214,273 @@ class WebSocketGateway:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for task in list(self._watchers):
+            task.cancel()
 
+    # ----------------------------------------------------------------- admission
+    def _admit_connection(self, ws: ServerConnection, request: Request) -> Response | None:
+        """The connection cap, at the handshake: HTTP 503 beyond ``max_connections``."""
+        limit = self.options.max_connections
+        if len(self._connections) >= limit:
+            self._log.warning("refused a connection: all %d are open (max_connections)", limit)
+            response = ws.respond(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"max_connections: all {limit} gateway connections are open; retry later\n",
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        self._connections.add(ws)
+        watcher = asyncio.create_task(self._release_when_closed(ws))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return None
+
+    async def _release_when_closed(self, ws: ServerConnection) -> None:
+        try:
+            await ws.wait_closed()
+        finally:
+            self._connections.discard(ws)
+
+    # ----------------------------------------------------------------- calls
     async def _handle(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else ""
         path = path.split("?")[0]
         try:
             if path == REGISTER_PATH:
                 await self._register(ws)
-                return
-            if path != PATH:
+            elif path == PATH:
+                await self._perform(ws)
+            else:
                 raise NotFoundError(
                     f"path: {path!r} is not served; use {PATH} or {REGISTER_PATH}", field="path"
                 )
-            self.servicer.admit()
-            responses = self.servicer.run_perform(self._requests(ws))
+            await self._linger(ws, 1000, "")
+        except _Killed as e:
+            code, message = status_of(e.error)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.close(CLOSE_CODE_BASE + code.value[0], _reason(message))
+        except LPMError as e:
+            await self._fail(ws, e)
+        except ConnectionClosed:
+            pass  # the client went away; run_perform's cleanup has freed the session
+        except Exception as e:
+            # Throttled; a traceback only for a bug, not for a socket or file error (running
+            # out of file descriptors once logged 630 MB of tracebacks).
+            self._log.error("call failed", exc_info=True)
+            await self._fail(ws, LPMError(f"internal error ({type(e).__name__}); see the log"))
+
+    async def _register(self, ws: ServerConnection) -> None:
+        """One RegisterAvatar call: one request message in, ``{"avatar": ...}`` out."""
+        timeout = self.servicer.limits.config_timeout_s  # a Perform's config timeout, too
+        try:
+            async with asyncio.timeout(timeout):
+                message = await ws.recv()
+        except TimeoutError:
+            raise DeadlineExceededError(
+                f"message: no RegisterAvatarRequest within {timeout:g} s of connecting "
+                "(the config timeout)",
+                field="message",
+            ) from None
+        avatar = await self.servicer.register_avatar(decode_register(message))
+        reply = json_format.MessageToDict(avatar, preserving_proto_field_name=True, **_JSON)
+        await ws.send(json.dumps({"avatar": reply}))
+
+    async def _perform(self, ws: ServerConnection) -> None:
+        """One Perform call: messages read ahead in a task of their own (``_ReadAhead``),
+        responses sent here. The config timeout, the idle timeout and the drain are the
+        servicer's (run_perform); see ``_Killed`` for a call it ends while this writes."""
+        self.servicer.admit()
+        inbox = _ReadAhead(
+            ws,
+            self.options.read_ahead_bytes,
+            self.servicer.limits.max_pending_audio_s,
+            draining=lambda: self.servicer.draining,
+            log=self._log,
+        )
+        killed: list[LPMError] = []
+        reader = asyncio.create_task(inbox.read())
+        try:
+            responses = self.servicer.run_perform(
+                inbox.requests(), on_open=inbox.attach, on_kill=killed.append
+            )
             try:
                 async for response in responses:
                     await ws.send(encode_response(response))
             finally:
                 await responses.aclose()
-        except LPMError as e:
-            await self._fail(ws, e)
-        except ConnectionClosed:
-            pass  # the client went away; run_perform's cleanup has freed the session
-
-    async def _register(self, ws: ServerConnection) -> None:
-        """One RegisterAvatar call: one request message in, ``{"avatar": ...}`` out, close."""
-        avatar = await self.servicer.register_avatar(decode_register(await ws.recv()))
-        reply = json_format.MessageToDict(avatar, preserving_proto_field_name=True, **_JSON)
-        await ws.send(json.dumps({"avatar": reply}))
-        await ws.close(1000, "registered")
-
-    async def _requests(self, ws: ServerConnection) -> AsyncIterator[pb.PerformRequest]:
-        async for message in ws:
-            yield decode_request(message)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not killed or task is None:
+                raise  # the gateway is closing
+            task.uncancel()
+            raise _Killed(killed[0]) from None
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
     async def _fail(self, ws: ServerConnection, error: LPMError) -> None:
+        """The in-band error event, then close with ``4000 + status`` (after the linger)."""
         code, message = status_of(error)
         try:
             await ws.send(encode_response(error_response(error)))
-            reason = message.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
-            await ws.close(CLOSE_CODE_BASE + code.value[0], reason)
         except ConnectionClosed:
-            pass
+            return
+        await self._linger(ws, CLOSE_CODE_BASE + code.value[0], _reason(message))
+
+    async def _linger(self, ws: ServerConnection, code: int, reason: str) -> None:
+        """After the final message: wait (bounded) for the client's close, then close.
+
+        Closing at once would put the close frame right behind the final message, and
+        Godot's WebSocketPeer drops messages that arrive with a close. Anything the client
+        still sends meanwhile is read and ignored.
+        """
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            async with asyncio.timeout(self.options.close_linger_s):
+                async for _ in ws:
+                    pass
+        with contextlib.suppress(ConnectionClosed):
+            await ws.close(code, reason)
+
+
+def _reason(message: str) -> str:
+    """A close reason: the status message, cut to fit one control frame."""
+    return message.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+
+
+class _Killed(Exception):
+    """The servicer ended the call (a timeout, the shutdown) while the gateway was writing
+    to a client that does not read: no event can get past what it has not read, so the
+    connection is closed at once with the status (run_perform's ``on_kill``)."""
+
+    def __init__(self, error: LPMError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+_Item = pb.PerformRequest | LPMError | ConnectionClosed | None  # None: the client closed
+
+
+class _ReadAhead:
+    """A Perform connection's messages, read ahead of its session by a task of their own.
+
+    ``read()`` (the task) decodes messages into a queue; ``requests()`` (run_perform's
+    request stream) hands them on, each audio chunk only once the session has room for it
+    (``LiveSession.writable``), so a session holds its ``max_pending_audio_s`` at most.
+    The reader stops reading while ``read_ahead_bytes`` of audio wait in the queue: the
+    library queue and TCP then push back on the client, as gRPC's flow control does.
+
+    An interrupt overtakes: it drops the audio and end-of-utterance marks waiting here
+    (and the chunk waiting for room) and reaches the session at once, instead of behind
+    everything read before it.
+    """
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        read_ahead_bytes: int,
+        max_pending_audio_s: float,
+        draining: Callable[[], bool],
+        log: logging.Logger,
+    ) -> None:
+        self._ws = ws
+        self._read_ahead = read_ahead_bytes
+        self._max_pending_s = max_pending_audio_s
+        self._draining = draining
+        self._log = log
+        self._items: deque[_Item] = deque()
+        self._audio_bytes = 0  # of the audio in _items
+        self._arrived = asyncio.Event()  # an item was queued (the feeder may go on)
+        self._taken = asyncio.Event()  # an item was handed on (the reader may go on)
+        self._interrupted = asyncio.Event()
+        self._interrupts = 0  # interrupts read so far: a chunk waiting for room checks it
+        self._session: LiveSession | None = None
+
+    def attach(self, session: LiveSession) -> None:
+        """run_perform's ``on_open``: the session the audio waits for."""
+        self._session = session
+
+    # ----------------------------------------------------------------- reader task
+    async def read(self) -> None:
+        """Read, decode and queue every message until the client closes or one is bad."""
+        try:
+            while True:
+                while self._audio_bytes >= self._read_ahead:
+                    self._taken.clear()
+                    await self._taken.wait()
+                self._put(decode_request(await self._ws.recv()))
+        except ConnectionClosedOK:
+            self._end(None)  # the client closed: the end of its requests
+        except (LPMError, ConnectionClosed) as e:
+            self._end(e)
+        except Exception:  # a bug: the call must still end, and not as OK
+            self._log.error("reading a request failed", exc_info=True)
+            self._end(LPMError("internal error reading a request; see the log"))
+
+    def _put(self, request: pb.PerformRequest) -> None:
+        kind = request.WhichOneof("request")
+        if kind == "interrupt" and self._session is not None:
+            kept = [i for i in self._items if not _is_speech(i)]
+            self._items = deque(kept)
+            self._audio_bytes = 0
+            self._interrupts += 1
+            self._interrupted.set()
+        elif kind == "audio":
+            self._audio_bytes += len(request.audio.pcm)
+        self._items.append(request)
+        self._arrived.set()
+
+    def _end(self, item: _Item) -> None:
+        self._items.append(item)
+        self._arrived.set()
+
+    # ----------------------------------------------------------------- request stream
+    async def requests(self) -> AsyncIterator[pb.PerformRequest]:
+        """The request stream for ``run_perform``: the queue, audio paced by the session."""
+        while True:
+            while not self._items:
+                self._arrived.clear()
+                await self._arrived.wait()
+            item = self._items[0]
+            if _is_audio(item) and self._session is not None:
+                interrupts = self._interrupts
+                await self._room_or_interrupt(self._session)
+                if interrupts != self._interrupts:
+                    continue  # an interrupt overtook this chunk (the reader dropped it)
+            self._items.popleft()
+            if isinstance(item, pb.PerformRequest) and _is_audio(item):
+                self._audio_bytes -= len(item.audio.pcm)
+            self._taken.set()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def _room_or_interrupt(self, session: LiveSession) -> None:
+        """Wait until the session has room for audio, or an interrupt arrives."""
+        limit = session.timeline.samples(self._max_pending_s)
+        if session.pending_samples < limit or not session.active:
+            return  # the common case, without a task: writable() would not wait
+        if self._draining():
+            return  # the servicer holds it and says what was not performed (UNAVAILABLE)
+        self._interrupted.clear()
+        room = asyncio.ensure_future(session.writable())
+        interrupt = asyncio.ensure_future(self._interrupted.wait())
+        try:
+            await asyncio.wait((room, interrupt), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            room.cancel()
+            interrupt.cancel()
+
+
+def _is_audio(item: _Item) -> bool:
+    return isinstance(item, pb.PerformRequest) and item.WhichOneof("request") == "audio"
+
+
+def _is_speech(item: _Item) -> bool:
+    """Audio and end-of-utterance marks: what an interrupt drops."""
+    return isinstance(item, pb.PerformRequest) and item.WhichOneof("request") in (
+        "audio",
+        "end_of_utterance",
+    )
