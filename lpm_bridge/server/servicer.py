@@ -70,7 +70,7 @@ class ServerLimits:
 
     # Perform calls at once, each holding a slot from its first byte. 20: on the 2-core
     # reference machine 16-20 live sessions at 256 had every frame on time, 28 did not
-    # (docs/performance.md); raise it on a bigger machine.
+    # (measured for issue 18; 16-session runs in docs/performance.md). More cores: raise it.
     max_sessions: int = 20
     outbox_frames: int = 50  # 2 s at 25 fps queued for a slow reader, at most
     max_pending_audio_s: float = 30.0  # beyond it the request stream is not read (flow control)
