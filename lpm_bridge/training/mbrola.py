@@ -1,0 +1,188 @@
+"""MBROLA diphone voices through libespeak-ng: real recordings, concatenated, with exact phonemes.
+
+Role in the LPM design: speech that sounds like people for the mapper's held-out evaluation.
+libespeak-ng translates text and drives the ``mbrola`` binary; its phoneme events carry sample
+positions as for its own voices, with two differences measured here (``tests/training/
+test_mbrola.py``):
+
+* the audio is at the diphone database's rate (16 or 22.05 kHz, ``espeak_ng_GetSampleRate``
+  after the voice is set), not the 22.05 kHz ``espeak_Initialize`` returns;
+* every event lies ``EVENT_LEAD_SAMPLES`` after the audio it names (pause edges in the audio
+  and the ``.pho`` durations sent to mbrola agree with ``sample - 1000`` to within ~10 ms).
+
+libespeak-ng is one global per process and ``EspeakSynth`` initialises it with the system data,
+which has no MBROLA voices; ``synth_isolated`` therefore speaks in a child process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from lpm_bridge.errors import ConfigError
+from lpm_bridge.training.espeak import (
+    AUDIO_OUTPUT_SYNCHRONOUS,
+    CHARS_UTF8,
+    EVENT_LIST_TERMINATED,
+    EVENT_PHONEME,
+    INIT_PHONEME_EVENTS,
+    INIT_PHONEME_IPA,
+    LIBRARY_NAMES,
+    PARAM_RATE,
+    Phoneme,
+    Utterance,
+    _Callback,
+    _Event,
+)
+
+SPEECH_CACHE: Final[Path] = Path.home() / ".cache" / "lpm-dev-speech"
+EVENT_LEAD_SAMPLES: Final[int] = 1000  # libespeak-ng's events trail MBROLA's audio by this much
+CHILD_TIMEOUT_S: Final[float] = 600.0  # the whole batch; ~10 ms of work per second of speech
+
+
+@dataclass(frozen=True)
+class MbrolaRequest:
+    """One utterance to speak: ``voice`` is an espeak-ng MBROLA voice such as ``"mb-de4"``."""
+
+    text: str
+    voice: str
+    rate: int = 175  # words per minute
+
+
+def mbrola_paths(cache: Path = SPEECH_CACHE) -> tuple[Path, Path]:
+    """(espeak-ng data directory holding the MBROLA voices, directory of the mbrola binary)."""
+    return cache / "espeak", cache / "mbrola" / "bin"
+
+
+class MbrolaSynth:
+    """libespeak-ng initialised on a data directory with MBROLA voices. One per process."""
+
+    def __init__(self, data_dir: Path, bin_dir: Path) -> None:
+        if not (data_dir / "espeak-ng-data").is_dir() or not (bin_dir / "mbrola").is_file():
+            raise ConfigError(
+                f"no MBROLA voices at {data_dir} (or no mbrola binary in {bin_dir}); "
+                "fetch them with ../shared/datasets/fetch_speech.sh",
+                field="mbrola",
+            )
+        # espeak-ng finds the binary on PATH (it spawns it per voice).
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        self.lib = _load_library()
+        self.lib.espeak_Initialize.argtypes = [
+            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+        ]  # fmt: skip
+        flags = INIT_PHONEME_EVENTS | INIT_PHONEME_IPA
+        if (
+            self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_dir).encode(), flags)
+            <= 0
+        ):
+            raise ConfigError(f"libespeak-ng failed to initialise on {data_dir}", field="mbrola")
+        self._chunks: list[bytes] = []
+        self._events: list[tuple[str, int]] = []
+        self._cb = _Callback(self._on_audio)  # keep a reference: C holds the pointer
+        self.lib.espeak_SetSynthCallback(self._cb)
+        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]  # fmt: skip
+
+    def _on_audio(
+        self, wav: ctypes.Array[ctypes.c_short], n: int, events: ctypes.Array[_Event]
+    ) -> int:
+        if n > 0:
+            self._chunks.append(ctypes.string_at(wav, n * 2))
+        i = 0
+        while events[i].type != EVENT_LIST_TERMINATED:
+            if events[i].type == EVENT_PHONEME:
+                self._events.append((events[i].id.decode("utf-8", "replace"), events[i].sample))
+            i += 1
+        return 0
+
+    def synth(self, request: MbrolaRequest) -> Utterance:
+        """Speak one request: audio at the voice's own rate, phonemes on the audio's timeline."""
+        if self.lib.espeak_SetVoiceByName(request.voice.encode()) != 0:
+            raise ConfigError(f"espeak-ng has no voice {request.voice!r}", field="voice")
+        rate = int(self.lib.espeak_ng_GetSampleRate())
+        self.lib.espeak_SetParameter(PARAM_RATE, int(request.rate), 0)
+        self._chunks, self._events = [], []
+        data = request.text.encode("utf-8")
+        self.lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, CHARS_UTF8, None, None)
+        self.lib.espeak_Synchronize()
+        audio = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
+        if len(audio) == 0:  # the voice named a database mbrola could not load
+            raise ConfigError(f"MBROLA voice {request.voice!r} produced no audio", field="voice")
+        return Utterance(audio, rate, phonemes_from_events(self._events, rate, len(audio)))
+
+
+def phonemes_from_events(
+    events: list[tuple[str, int]], sample_rate: int, n_samples: int
+) -> tuple[Phoneme, ...]:
+    """Phoneme spans on the audio's timeline from (IPA, event sample) pairs, in order.
+
+    Each phoneme ends where the next begins; the last ends with the audio. Spans past the end
+    of the audio (the closing pause, which the callback never delivers) are cut or dropped.
+    """
+    starts = [(sym.strip(), (s - EVENT_LEAD_SAMPLES) / sample_rate) for sym, s in events]
+    end_s = n_samples / sample_rate
+    out = []
+    for i, (sym, start) in enumerate(starts):
+        stop = starts[i + 1][1] if i + 1 < len(starts) else end_s
+        start, stop = max(start, 0.0), min(stop, end_s)
+        if stop > start:
+            out.append(Phoneme(sym, start, stop))
+    return tuple(out)
+
+
+def _load_library() -> ctypes.CDLL:
+    for name in LIBRARY_NAMES:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    raise ConfigError(
+        "libespeak-ng not found (Debian: apt-get install libespeak-ng1)", field="espeak"
+    )
+
+
+def synth_isolated(requests: list[MbrolaRequest], cache: Path = SPEECH_CACHE) -> list[Utterance]:
+    """Speak ``requests`` in a fresh ``python -m lpm_bridge.training.mbrola`` process, so
+    libespeak-ng's global state stays apart from this process's ``EspeakSynth`` (and the child
+    imports nothing heavy). Raises ``ConfigError`` if the voices are not fetched."""
+    with tempfile.TemporaryDirectory(prefix="lpm-mbrola-") as tmp:
+        out = Path(tmp) / "utterances.pickle"
+        job = {"cache": str(cache), "out": str(out), "requests": [asdict(r) for r in requests]}
+        proc = subprocess.run(
+            [sys.executable, "-m", "lpm_bridge.training.mbrola"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+        )
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines() or ["(no output)"]
+            raise ConfigError(f"MBROLA synthesis failed: {lines[-1]}", field="mbrola")
+        utterances: list[Utterance] = pickle.loads(out.read_bytes())  # our own child's file
+        return utterances
+
+
+def main() -> int:
+    """Child side of ``synth_isolated``: a JSON job on stdin, pickled utterances to its path."""
+    job = json.loads(sys.stdin.read())
+    synth = MbrolaSynth(*mbrola_paths(Path(job["cache"])))
+    utterances = [synth.synth(MbrolaRequest(**r)) for r in job["requests"]]
+    Path(job["out"]).write_bytes(pickle.dumps(utterances))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
