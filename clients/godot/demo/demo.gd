@@ -1,0 +1,95 @@
+## The demo scene: an NPC says the sample line as soon as its session is live; Speak queues
+## the line again (lines queue, never cut each other), Interrupt stops it at once.
+##
+## Every signal is also printed as one line, `lpm-demo {json}`, so a test (or you, in the
+## Output panel or the browser console) can read what happened. The daemon's address can be
+## given as a user argument, `godot -- --lpm-url=ws://HOST:PORT/v1/perform`, or on the web
+## as the page's `?lpm_url=...`.
+extends Control
+
+@export var line: AudioStreamWAV
+
+var _spoken := false
+var _frames_shown := 0
+
+@onready var npc: LpmBridgeNpc = $Npc
+@onready var status: Label = $Status
+
+
+func _enter_tree() -> void:
+	# Before the NPC's _ready (children are ready before their parent): it connects there.
+	var url := _url_argument()
+	if url != "":
+		$Npc.url = url
+
+
+func _ready() -> void:
+	npc.connected.connect(_on_connected)
+	npc.error.connect(_on_error)
+	npc.speaking_started.connect(func(id: int) -> void: _report_line("speaking_started", id))
+	npc.speaking_ended.connect(func(id: int) -> void: _report_line("speaking_ended", id))
+	npc.speaking_interrupted.connect(func(id: int) -> void: _report_line("speaking_interrupted", id))
+	npc.frame.connect(_on_frame)
+	$Buttons/Speak.pressed.connect(_speak)
+	$Buttons/Interrupt.pressed.connect(npc.interrupt)
+	status.text = "connecting to %s ..." % npc.url
+
+
+func _speak() -> void:
+	_report_line("speak", npc.speak(line))
+
+
+func _on_connected(info: Dictionary) -> void:
+	status.text = "session %s" % info.get("session_id", "")
+	_report("connected", {"session_id": info.get("session_id", "")})
+	if not _spoken:
+		_spoken = true
+		_speak()
+
+
+func _on_error(code: int, message: String) -> void:
+	status.text = "error %d: %s" % [code, message]
+	_report("error", {"status_code": code, "message": message})
+
+
+func _on_frame(
+	pts: int, weights: PackedFloat32Array, _head: PackedFloat32Array, viseme: int
+) -> void:
+	_frames_shown += 1
+	if _frames_shown % 25 == 0:
+		var jaw := npc.blendshape_names.find("jawOpen")
+		_report(
+			"frames",
+			{
+				"shown": _frames_shown,
+				"pts": pts,
+				"viseme": viseme,
+				"jaw_open": weights[jaw] if jaw >= 0 and jaw < weights.size() else -1.0,
+				"texture": npc.texture != null,
+			}
+		)
+
+
+## A line's event: its id and how many lines are pending.
+func _report_line(kind: String, line_id: int) -> void:
+	var fields := {}
+	fields["line"] = line_id
+	fields["pending"] = npc.pending_lines()
+	_report(kind, fields)
+
+
+func _report(kind: String, fields: Dictionary) -> void:
+	fields["event"] = kind
+	fields["t_ms"] = Time.get_ticks_msec()
+	print("lpm-demo ", JSON.stringify(fields))
+
+
+func _url_argument() -> String:
+	for argument in OS.get_cmdline_user_args():
+		if argument.begins_with("--lpm-url="):
+			return argument.trim_prefix("--lpm-url=")
+	if OS.has_feature("web"):
+		var found = JavaScriptBridge.eval("new URLSearchParams(location.search).get('lpm_url')")
+		if found is String:
+			return found
+	return ""
