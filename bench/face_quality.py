@@ -11,6 +11,22 @@ detector, 68-point predictor and 128-D embedding, never from the renderer's own 
 
 Usage: python bench/face_quality.py [--image PORTRAIT] [--size 256|512] [--sheet PNG]
 (prints JSON; ``--sheet`` also saves a labelled contact sheet of channel extremes)
+
+Dev-set mode, the issue-14 targets per portrait (the astronaut plus every image in DIR),
+on frames rendered as the daemon sends them (YCbCr 4:2:0, JPEG 85) and decoded:
+
+    python bench/face_quality.py --faces ~/.cache/lpm-dev-faces [--poses-dir DIR] [--markdown]
+
+* ``jawOpen`` = 1: inner-lip gap >= 8 % of the face height, and >= 30 % of the inner-lip
+  polygon darker than 40 % of the face's median luma (a cavity);
+* both ``eyeBlink`` = 1: each eye's aspect ratio <= 0.35 of its open value;
+* yaw +-15 deg: the nose tip travels >= 0.25 inter-ocular distances (IOD) peak to peak
+  *relative to the eyes* (``face_metrics.nose_ahead``: the parallax of a real turn; the
+  whole face sliding sideways does not count); pitch +-10 deg: its vertical travel;
+* identity: the largest dlib distance to the original portrait over every channel at 1,
+  every head angle at +-15 deg and the combinations, <= 0.30.
+
+``--poses-dir`` also saves one contact sheet of poses per portrait (``<stem>_poses.png``).
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lpm_bridge import face_metrics as fm
 from lpm_bridge import landmarks as lm
 from lpm_bridge.appearance import (
     decode_image,
@@ -180,13 +197,159 @@ def save_sheet(renderer: Renderer, app: Any, path: str, cols: int = 4) -> None:
     sheet.save(path)
 
 
+# Poses of the contact sheets (``--poses-dir``): what a talking head does most.
+POSES = {
+    "neutral": {}, "jawOpen .3": {"jawOpen": 0.3}, "jawOpen .6": {"jawOpen": 0.6},
+    "jawOpen 1": {"jawOpen": 1.0}, "jaw .5 + smile": {"jawOpen": 0.5, "mouthSmileLeft": 1.0,
+                                                       "mouthSmileRight": 1.0},
+    "jaw .4 + funnel": {"jawOpen": 0.4, "mouthFunnel": 1.0},
+    "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
+    "yaw -15": {"yaw": -HEAD_TEST_ANGLE}, "yaw +15": {"yaw": HEAD_TEST_ANGLE},
+    "pitch -10": {"pitch": -math.radians(10)}, "pitch +10": {"pitch": math.radians(10)},
+    "yaw 15 + jaw .7": {"yaw": HEAD_TEST_ANGLE, "jawOpen": 0.7},
+}  # fmt: skip
+
+# The issue-14 targets (see the module docstring).
+TARGET_GAP, TARGET_CAVITY, TARGET_EAR, TARGET_NOSE, TARGET_ID = 0.08, 0.30, 0.35, 0.25, 0.30
+
+
+def target_motions() -> dict[str, np.ndarray]:
+    pitch = math.radians(10)
+    return {
+        "neutral": motion(), "jawOpen": motion(jawOpen=1.0),
+        "blink": motion(eyeBlinkLeft=1.0, eyeBlinkRight=1.0),
+        "yaw+15": motion(yaw=HEAD_TEST_ANGLE), "yaw-15": motion(yaw=-HEAD_TEST_ANGLE),
+        "pitch+10": motion(pitch=pitch), "pitch-10": motion(pitch=-pitch),
+    }  # fmt: skip
+
+
+def portrait_targets(
+    renderer: Renderer, app: Any, ref: fm.Detected, every_pose: bool = True
+) -> dict[str, Any]:
+    """The issue-14 numbers of one portrait, by re-detection on decoded frames (identity
+    over the target poses only unless ``every_pose``)."""
+    poses = target_motions()
+    frames = fm.render_decoded(renderer, app, np.stack(list(poses.values())))
+    d = dict(zip(poses, (fm.detect(f, embedding=True) for f in frames), strict=True))
+    base = d["neutral"]
+    if base is None:
+        return {"error": "no face re-detected on the neutral frame"}
+    out: dict[str, Any] = {}
+    jaw = d["jawOpen"]
+    if jaw is not None:
+        f = frames[list(poses).index("jawOpen")]
+        out["jaw_gap"] = fm.lip_gap(jaw)
+        out["jaw_gap_gain"] = fm.lip_gap(jaw) - fm.lip_gap(base)
+        out["jaw_cavity"] = fm.cavity_fraction(
+            f, jaw.landmarks, fm.face_median_luma(f, jaw.landmarks)
+        )
+    if d["blink"] is not None:
+        out["blink_ear_ratio"] = max(fm.eye_ratios(base, d["blink"]))
+    iod = fm.inter_ocular(base)
+    for axis, dim, deg in (("yaw", 0, 15), ("pitch", 1, 10)):
+        hi, lo = d[f"{axis}+{deg}"], d[f"{axis}-{deg}"]
+        if hi is not None and lo is not None:
+            out[f"{axis}_nose_p2p_iod"] = abs(float(fm.nose_travel(lo, hi, iod)[dim]))
+    dist = {k: fm.embedding_distance(v, ref) for k, v in d.items() if v is not None}
+    found, frames_n = len(dist), len(d)
+    if every_pose:
+        ident = identity(renderer, app, ref.embedding)  # type: ignore[arg-type]
+        dist |= {k: v for k, v in ident["per_motion"].items() if v is not None}
+        found, frames_n = found + ident["face_found"], frames_n + ident["frames"]
+        out["identity_max_single_channel"] = ident["max_distance_single_channel"]
+    worst = max(dist, key=lambda k: dist[k])
+    out["identity_max"], out["identity_worst"] = dist[worst], worst
+    out["identity_faces_found"] = f"{found}/{frames_n}"
+    out["pass"] = {
+        "mouth": out.get("jaw_gap", 0) >= TARGET_GAP and out.get("jaw_cavity", 0) >= TARGET_CAVITY,
+        "blink": out.get("blink_ear_ratio", 1) <= TARGET_EAR,
+        "yaw": out.get("yaw_nose_p2p_iod", 0) >= TARGET_NOSE,
+        "identity": out["identity_max"] <= TARGET_ID and found == frames_n,
+    }
+    return out
+
+
+def save_poses(renderer: Renderer, app: Any, path: str, cols: int = 6) -> None:
+    """A labelled contact sheet of ``POSES`` (the face region, 1.5x)."""
+    from PIL import Image, ImageDraw
+
+    frames = renderer.render(app, np.stack([motion(**v) for v in POSES.values()]))
+    s = app.size
+    x0, y0, w = s // 6, s // 8, 2 * s // 3  # the face and some of the hair and neck
+    cell = w * 3 // 2
+    rows = (len(frames) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * cell, rows * cell), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (label, f) in enumerate(zip(POSES, frames, strict=True)):
+        x, y = (i % cols) * cell, (i // cols) * cell
+        tile = Image.fromarray(f).crop((x0, y0, x0 + w, y0 + w))
+        sheet.paste(tile.resize((cell, cell), Image.Resampling.LANCZOS), (x, y))
+        draw.rectangle((x, y, x + 7 * len(label) + 6, y + 14), fill=(0, 0, 0))
+        draw.text((x + 3, y + 2), label, fill=(255, 255, 255))
+    sheet.save(path)
+
+
+def dev_set(args: argparse.Namespace) -> int:
+    """``--faces DIR``: the targets on the astronaut and every portrait in DIR."""
+    from pathlib import Path
+
+    paths = sorted(p for p in Path(args.faces).expanduser().iterdir() if p.is_file())
+    portraits: list[tuple[str, bytes]] = [("astronaut", default_avatar_image())]
+    portraits += [(p.stem, p.read_bytes()) for p in paths]
+    if args.only:
+        portraits = [(n, b) for n, b in portraits if any(n.startswith(o) for o in args.only)]
+    renderer, results = Renderer(), {}
+    for name, data in portraits:
+        ref = fm.detect(decode_image(data), embedding=True)
+        if ref is None:
+            results[name] = {"error": "no face in the reference portrait"}
+            continue
+        app = encode_appearance(data, size=args.size)
+        results[name] = portrait_targets(renderer, app, ref, every_pose=not args.quick)
+        if args.poses_dir:
+            save_poses(renderer, app, str(Path(args.poses_dir) / f"{name}_poses.png"))
+        print(f"{name}: {results[name]}", file=sys.stderr)
+    if args.markdown:
+        print(markdown_table(results))
+    else:
+        print(json.dumps(results, indent=2, default=lambda o: round(float(o), 4)))
+    return 0
+
+
+def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+    def f(v: Any, digits: int = 3) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    lines = [
+        "| portrait | jaw gap / face h (>= 0.08) | dark inner-lip share (>= 0.30) "
+        "| blink EAR shut/open (<= 0.35) | yaw nose p2p / IOD (>= 0.25) "
+        "| pitch nose p2p / IOD | identity max (<= 0.30) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {f(r.get('jaw_gap'))} | {f(r.get('jaw_cavity'), 2)} "
+            f"| {f(r.get('blink_ear_ratio'), 2)} | {f(r.get('yaw_nose_p2p_iod'), 2)} "
+            f"| {f(r.get('pitch_nose_p2p_iod'), 2)} | {f(r.get('identity_max'), 2)} "
+            f"({r.get('identity_worst', '-')}) |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", default=None)
     ap.add_argument("--size", type=int, default=256, choices=(256, 512))
     ap.add_argument("--sheet", default=None, help="also save a contact sheet PNG here")
+    ap.add_argument("--faces", default=None, help="dev-set mode: a folder of portraits")
+    ap.add_argument("--poses-dir", default=None, help="dev-set mode: save pose sheets here")
+    ap.add_argument("--markdown", action="store_true", help="dev-set mode: a table, not JSON")
+    ap.add_argument("--quick", action="store_true", help="dev-set mode: identity on 7 poses")
+    ap.add_argument("--only", nargs="*", default=None, help="dev-set mode: these names only")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.faces:
+        return dev_set(args)
     data = read_image_bytes(args.image) if args.image else default_avatar_image()
     portrait = decode_image(data)
     ref = measure(portrait)

@@ -57,7 +57,7 @@ FACE_CENTER: Final[tuple[float, float]] = (0.5, 0.55)
 # Detection runs on a copy no larger than this (pixels on the long side): fast, and
 # faces below MIN_FACE_PX in the original stay findable with one upsampling.
 DETECT_MAX_SIDE: Final[int] = 1024
-FORMAT_VERSION: Final[str] = "4"
+FORMAT_VERSION: Final[str] = "5"
 
 U8Image = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -84,7 +84,7 @@ class Appearance:
       ``lip_basis``: ``(F, 2, 17, 2) float32`` their forward displacement per feature;
       ``head_lips``: ``(3, 34) float32`` head coordinates at those points, pixels;
     * ``mouth_box``: ``(4,) int64``;
-      ``mouth_colors``: ``(4, 3) float32``;
+      ``mouth_colors``: ``(rig.MOUTH_COLORS, 3) float32`` (``rig.mouth_colors``);
     * ``triangles``: ``(M, 3) int64`` the mesh over ``points`` and the frame border.
     """
 

@@ -34,7 +34,7 @@ import copy
 import math
 import weakref
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from lpm_bridge import landmarks as lm
 from lpm_bridge import rig
-from lpm_bridge.appearance import SUPPORTED_SIZES, Appearance
+from lpm_bridge.appearance import FACE_FRACTION, SUPPORTED_SIZES, Appearance
 from lpm_bridge.errors import ConfigError, MotionError
 from lpm_bridge.frames import RGB_TO_YCBCR, YCBCR_OFFSET, YCbCr420
 from lpm_bridge.motion import BLENDSHAPES, CH, PITCH, ROLL, YAW, validate_motion
@@ -567,9 +567,12 @@ class _DeviceAppearance:
         self.own_gap = ((yl - yu).clamp_min(0) * (ok_u & ok_l))[0]
         self.mouth_colors = app.mouth_colors.to(d) + 0.5  # texture convention, see _render_chunk
         self.height_t = torch.tensor([app.face_height], device=d)
-        # Upper teeth are painted only where the portrait showed none of its own.
-        teeth_shown = float(self.lip_gap[:, 1].clamp_min(0).max())
-        self.teeth_h = torch.tensor([max(0.0, 0.07 * app.face_height - teeth_shown)], device=d)
+        # Upper teeth are painted only where the portrait showed none of its own: a
+        # portrait whose lips part by half the painted teeth's show keeps its own.
+        shown = float(self.lip_gap[:, 1].clamp_min(0).max())
+        own = shown > 0.5 * rig.TEETH_SHOW * app.face_height
+        self.teeth_on = torch.tensor([0.0 if own else 1.0], device=d)
+        self.teeth = _teeth_texture(app.size, d)  # shared by every avatar of this size
         # The small per-row tensors, packed into one flat vector that the attributes above
         # become views of: a chunk of many avatars stacks one vector per row (one op)
         # instead of each tensor (14 stacks cost ~20 us a frame with 16 one-frame rows).
@@ -589,7 +592,7 @@ class _DeviceAppearance:
 _PACKED: Final[tuple[str, ...]] = (
     "field_offset", "head_extent", "landmarks", "landmark_basis", "head_landmarks", "eyes",
     "lips", "lip_basis", "head_lips", "lip_gap", "mouth_colors", "own_upper", "own_gap",
-    "height_t", "teeth_h",
+    "height_t", "teeth_on",
 )  # fmt: skip
 
 
@@ -705,7 +708,8 @@ class _Rows:
         self.gaps, self.colors = per_row("lip_gap"), per_row("mouth_colors")
         self.own_upper, self.own_gap = per_row("own_upper"), per_row("own_gap")  # (T, S)
         self.height = per_row("height_t").view(t)
-        self.teeth_h = per_row("teeth_h").view(t)
+        self.teeth_on = per_row("teeth_on").view(t)
+        self.teeth = first.teeth  # (1, 5, h, w), one per output size
 
 
 def _box_around(points: torch.Tensor, margin: float, size: int) -> tuple[int, int, int, int]:
@@ -857,9 +861,8 @@ def _paint_mouth(
     """Composite the mouth interior into ``img`` (``(T, 3, S, S)`` float), in place.
 
     Painted only between the portrait's own inner-lip opening (moved with the upper lip)
-    and the moved lower inner lip, so a neutral frame is untouched: a dark cavity of the
-    avatar's lip tone, upper teeth when the portrait shows none, a hint of lower teeth
-    above the lower lip, the tongue for ``tongueOut``, all shaded toward the corners.
+    and the moved lower inner lip, so a neutral frame is untouched (see ``_mouth_color``
+    for what is painted).
     """
     # mouthClose has stretched each lip over half of the closed part of the own opening.
     c = closure[:, None, None]
@@ -874,49 +877,132 @@ def _paint_mouth(
     ys = torch.arange(y0, y1, dtype=torch.float32, device=img.device)[None, :, None]
     t = len(m)
     ys3, ok3 = _polyline(torch.cat([start, upper, lower]), xs)  # one pass for the three lines
-    top, valid = torch.maximum(ys3[:t], ys3[t : 2 * t]), ok3[:t]
-    bottom = ys3[2 * t :]
-    top, bottom = top[:, None, :], bottom[:, None, :]
+    lip_up = ys3[t : 2 * t, None, :]
+    top, valid = torch.maximum(ys3[:t, None, :], lip_up), ok3[:t]
+    bottom = ys3[2 * t :, None, :]
     alpha = (ys - top).clamp(0, 1) * (bottom - ys).clamp(0, 1) * valid[:, None, :]
-    img.blend((x0, y0, x1, y1), alpha, _mouth_color(a, m, xs, ys, top, bottom, upper))
+    lines = _MouthLines(xs, ys, lip_up, bottom, upper[:, :1, 0:1], upper[:, -1:, 0:1])
+    img.blend((x0, y0, x1, y1), alpha, _mouth_color(a, m, lines))
 
 
-def _mouth_color(
-    a: _Rows,
-    m: torch.Tensor,
-    xs: torch.Tensor,
-    ys: torch.Tensor,
-    top: torch.Tensor,
-    bottom: torch.Tensor,
-    upper: torch.Tensor,
-) -> torch.Tensor:
-    """The interior ``(T, 3, rows, cols)`` float colour under the mouth box."""
-    cav, teeth, tongue = (
-        a.colors[:, i, :, None, None] for i in (rig.CAVITY, rig.TEETH, rig.TONGUE)
-    )
+class _MouthLines(NamedTuple):
+    """Where the mouth is, per row of a chunk, over the painted box."""
+
+    xs: torch.Tensor  # (W,) box columns, pixels
+    ys: torch.Tensor  # (1, H, 1) box rows, pixels
+    lip_up: torch.Tensor  # (T, 1, W) the moved upper inner lip
+    bottom: torch.Tensor  # (T, 1, W) the moved lower inner lip
+    left: torch.Tensor  # (T, 1, 1) the moved inner mouth corners
+    right: torch.Tensor
+
+
+def _mouth_color(a: _Rows, m: torch.Tensor, k: _MouthLines) -> torch.Tensor:
+    """The interior ``(T, 3, H, W)`` float colour under the mouth box.
+
+    A dark cavity, deepest at the back under the upper teeth and toward the corners; a
+    tongue low on its floor once the jaw is open (raised by ``tongueOut``); a hint of the
+    lower tooth row above the lower lip when the jaw opens wide, and the lower lip's wet
+    inner face; the upper row hanging from the upper lip, its tips ``rig.TEETH_SHOW``
+    below it. Teeth are the real tooth row of ``rig.teeth_asset`` in this portrait's light
+    and colourfulness; everything else is shaded from the avatar's ``mouth_colors``.
+    """
     h = a.height[:, None, None]  # (T, 1, 1)
-    opening = (bottom - top).clamp_min(1e-3)
-    depth = ((ys - top) / opening).clamp(0, 1)[:, None]
-    color = cav * (0.45 + 0.75 * depth)
-    # The tongue fills the floor of a wide-open mouth.
-    floor = ((opening - 0.02 * h) / (0.05 * h)).clamp(0, 1)[:, None]
-    color = color + 0.5 * depth**2 * floor * (tongue - color)
-    # Upper teeth hang from the upper lip where the portrait showed none of its own.
-    if bool(a.teeth_h.max() > 0):
-        up_t = ((top + a.teeth_h[:, None, None] - ys) / 1.2).clamp(0, 1)[:, None]
-        color = color + 0.92 * up_t * (teeth - color)
-    # Lower teeth: a thin band above the lower lip, in the lip's shadow.
-    lo_h = torch.minimum(0.25 * opening, 0.035 * h)
-    left, right = upper[:, :1, 0:1], upper[:, -1:, 0:1]  # (T, 1, 1)
-    uu = ((xs - left) / (right - left).clamp_min(1.0)).clamp(0, 1)
-    middle = (1 - ((2 * uu - 1) / 0.6) ** 2).clamp(0, 1)[:, None]  # lower teeth: front only
-    lo_t = ((ys - (bottom - lo_h)) / 1.2).clamp(0, 1)[:, None] * middle
-    color = color + 0.6 * lo_t * (teeth * 0.85 - color)
-    tg = m[:, CH["tongueOut"], None, None, None]
-    tongue_t = ((ys - (bottom - 0.6 * opening * tg[:, 0])) / 1.5).clamp(0, 1)[:, None] * tg
-    color = color + tongue_t * (tongue - color)
-    shade = 0.35 + 0.65 * (1 - (2 * uu - 1) ** 2).sqrt()
-    return color * shade[:, None]
+    cx, half = (k.left + k.right) / 2, ((k.right - k.left) / 2).clamp_min(1.0)
+    uu = ((k.xs - cx) / half).clamp(-1, 1)  # (T, 1, W): -1 .. 1 corner to corner
+    corner = (1 - uu * uu).sqrt()  # 1 in the middle, 0 at the corners
+    span = (k.bottom - k.lip_up).clamp_min(1e-3)  # lip to lip, per column
+    open_ = ((span - 0.03 * h) / (0.05 * h)).clamp(0, 1)  # how far the floor shows
+    tg = m[:, CH["tongueOut"], None, None]  # (T, 1, 1)
+    color = _cavity(a, k, uu, corner, span, open_, tg)
+    upper_t, lower_t = _sample_teeth(a, k, h, cx)
+    teeth = a.colors[:, rig.TEETH, :, None, None]
+    chroma = 0.6 * (a.colors[:, rig.CHROMA, :1, None, None] - 0.5)  # (T, 1, 1, 1)
+    light = (rig.TEETH_CORNER_LIGHT + (1 - rig.TEETH_CORNER_LIGHT) * corner)[:, None]
+    under_lip = ((k.ys - k.lip_up) / (0.015 * h)).clamp(0, 1)[:, None]
+    shadow = rig.TEETH_LIP_SHADOW + (1 - rig.TEETH_LIP_SHADOW) * under_lip
+    keep = 1 - tg[:, None]  # a tongue out covers the lower teeth
+    for row, lit, cover in ((lower_t, 0.72 * light * keep, keep), (upper_t, shadow * light, 1.0)):
+        # Premultiplied: colour = luma + chroma residual, times this portrait's teeth.
+        rgb = (row[:, :1] + chroma * row[:, 1:4]) * teeth * lit
+        color = color * (1 - row[:, 4:] * cover) + rgb
+    # The lower lip's wet inner face, a band of lip over the lower teeth's edge.
+    wet = ((k.ys - k.bottom + rig.WET_LIP * h * open_) / 1.0).clamp(0, 1)[:, None]
+    color = color + wet * (a.colors[:, rig.LIP, :, None, None] * 0.95 - color)
+    return color.clamp_(0.0, 255.5)  # bright teeth in a bright portrait: no uint8 wrap
+
+
+def _cavity(
+    a: _Rows,
+    k: _MouthLines,
+    uu: torch.Tensor,
+    corner: torch.Tensor,
+    span: torch.Tensor,
+    open_: torch.Tensor,
+    tg: torch.Tensor,
+) -> torch.Tensor:
+    """The dark inside of the mouth and the tongue on its floor ``(T, 3, H, W)``."""
+    cav = a.colors[:, rig.CAVITY, :, None, None]
+    tongue = a.colors[:, rig.TONGUE, :, None, None]
+    depth = ((k.ys - k.lip_up) / span).clamp(0, 1)  # (T, H, W): 0 upper lip .. 1 lower lip
+    # Deepest at the back (under the upper teeth), lit a little toward the lower lip.
+    shade = (0.5 + 0.9 * depth * depth) * (0.4 + 0.6 * corner)
+    color = cav * shade[:, None]
+    # A mound, lower toward the sides; tongueOut raises it to 0.8 of the opening.
+    rise = rig.TONGUE_RISE + (0.8 - rig.TONGUE_RISE) * tg
+    crest = k.bottom - span * rise * (1 - 0.7 * uu * uu)
+    on = ((k.ys - crest) / 1.5).clamp(0, 1) * torch.maximum(open_, tg) * corner
+    lit = 0.7 + 0.5 * ((k.ys - crest) / (k.bottom - crest).clamp_min(1.0)).clamp(0, 1)
+    return color + on[:, None] * (tongue * lit[:, None] - color)
+
+
+def _sample_teeth(
+    a: _Rows, k: _MouthLines, h: torch.Tensor, cx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The upper and lower tooth rows over the box, premultiplied ``(T, 5, H, W)`` each:
+    luma, chroma residual (3), alpha (``_teeth_texture``). One ``grid_sample`` for both."""
+    tex = a.teeth
+    rows, cols = rig.teeth_asset().shape[1:]
+    span = rig.TEETH_SPAN * h  # (T, 1, 1) pixels across the row
+    px = span / cols  # output pixels per asset pixel
+    hang = rig.TEETH_TIP_ROW * px - rig.TEETH_SHOW * h * a.teeth_on[:, None, None]
+    # The lower row (narrower, flipped) shows above the lower lip once the jaw is wide open.
+    wide = ((k.bottom - k.lip_up - 0.06 * h) / (0.03 * h)).clamp(0, 1)
+    lo_px = 0.85 * px
+    lo_hang = rig.TEETH_TIP_ROW * lo_px - rig.LOWER_TEETH_SHOW * h * wide
+    gy_up = 2 * (k.ys - k.lip_up + hang) / (rows * px) - 1
+    gy_lo = 2 * (k.bottom - k.ys + lo_hang) / (rows * lo_px) - 1
+    shape = (len(h), k.ys.shape[1], len(k.xs))
+    gx_up = (2 * (k.xs - cx) / span).expand(shape)
+    gx_lo = gx_up / 0.85
+    grid = torch.stack([torch.cat([gx_up, gx_lo], 1), torch.cat([gy_up, gy_lo], 1)], -1)
+    both = F.grid_sample(
+        tex.expand(len(h), -1, -1, -1), grid, "bilinear", "zeros", align_corners=False
+    )
+    return both[:, :, : shape[1]], both[:, :, shape[1] :]
+
+
+# The tooth-row asset prefiltered for one output size, per (size, device): premultiplied
+# luma, chroma residual (3) and alpha ``(1, 5, h, w)``, the teeth's brightness at 1.
+_TEETH: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+
+def _teeth_texture(size: int, device: torch.device) -> torch.Tensor:
+    """``rig.teeth_asset`` at the scale it is drawn at ``size`` (an aligned face is
+    ``FACE_FRACTION * size`` tall), so bilinear sampling does not alias."""
+    key = (size, device)
+    tex = _TEETH.get(key)
+    if tex is None:  # two threads may both build it: equal, either wins
+        rgba = torch.from_numpy(rig.teeth_asset())
+        rows, cols = rgba.shape[1:]
+        scale = rig.TEETH_SPAN * FACE_FRACTION * size / cols
+        rgb, alpha = rgba[:3], rgba[3:]
+        luma = torch.einsum("c,chw->hw", torch.tensor([0.299, 0.587, 0.114]), rgb)[None]
+        ref = torch.quantile(luma[alpha > 0.5], 0.9)  # the teeth's own brightness -> 1
+        chans = torch.cat([luma / ref, rgb / ref - luma / ref, torch.ones_like(alpha)]) * alpha
+        out_hw = (max(4, round(rows * scale)), max(8, round(cols * scale)))
+        tex = F.interpolate(chans[None], size=out_hw, mode="bilinear", antialias=True)
+        tex = _TEETH[key] = tex.to(device)
+    return tex
 
 
 def psnr(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> float:

@@ -20,6 +20,9 @@ Coordinates are output pixels of the square crop (x right, y down). The subject'
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -579,9 +582,59 @@ def eye_params(g: FaceGeometry, image: npt.NDArray[np.uint8]) -> FloatArray:
     return out
 
 
-# Mouth interior parameters.
-MOUTH_COLORS: Final[int] = 4  # cavity, teeth, tongue, lip (RGB rows)
-CAVITY, TEETH, TONGUE, LIP = range(MOUTH_COLORS)
+# Mouth interior parameters: colour rows (RGB, 0..255), then the portrait's colourfulness.
+MOUTH_COLORS: Final[int] = 5  # cavity, teeth, tongue, lip, chroma (one value, thrice)
+CAVITY, TEETH, TONGUE, LIP, CHROMA = range(MOUTH_COLORS)
+# Luma of the painted cavity and tongue as fractions of the skin's: the cavity must read as
+# a hole (darker than 40 % of the face's median luma, bench/face_quality.py) however bright
+# or dark the portrait is; the tongue on its floor is lit, a little.
+CAVITY_LUMA: Final[float] = 0.2
+TONGUE_LUMA: Final[float] = 0.42
+# Painted teeth are this much brighter than the skin (at most 240): teeth read as teeth,
+# not as a pale lip, to a viewer and to dlib (dimmer teeth made it re-detect the bright
+# row as the upper lip and the opening as a closed mouth's shadow line).
+TEETH_LUMA: Final[float] = 1.6
+# The tongue's crest rises this fraction of the lip-to-lip opening above the lower lip
+# (to 0.8 with tongueOut). Kept low and dim: a lit tongue high in the opening reads as
+# the lower lip, to a viewer and to dlib.
+TONGUE_RISE: Final[float] = 0.3
+# Light on the tooth row toward the mouth corners (the row curves back into the dark),
+# and right under the upper lip (its shadow), as fractions of the full light.
+TEETH_CORNER_LIGHT: Final[float] = 0.8
+TEETH_LIP_SHADOW: Final[float] = 0.8
+# Hue of a mouth's inside and of a tongue at full colour (luma 1): deep red, dull pink.
+CAVITY_HUE: Final[tuple[float, float, float]] = (1.75, 0.72, 0.70)
+TONGUE_HUE: Final[tuple[float, float, float]] = (1.45, 0.82, 0.80)
+
+# The tooth row (lpm_bridge/assets/mouth/teeth.png, scripts/make_mouth_asset.py): the
+# upper teeth of a public-domain portrait, rectified below the upper inner lip. Its width
+# spans TEETH_SPAN face heights (a real row keeps its size whatever the mouth does: a
+# narrow mouth shows the front teeth, a wide one the dark corridors beside them); the
+# central tips are at row TEETH_TIP_ROW of the asset.
+TEETH_SPAN: Final[float] = 0.457
+TEETH_TIP_ROW: Final[float] = 24.0
+# How far the upper tooth tips hang below the upper inner lip (fraction of face height):
+# at rest a lip covers most of the crown. The lower row shows above the lower lip only
+# when the jaw opens wide, at most LOWER_TEETH_SHOW.
+TEETH_SHOW: Final[float] = 0.04
+LOWER_TEETH_SHOW: Final[float] = 0.012
+# Height of the lower lip's wet inner face shown once the lips part (fraction of face height).
+WET_LIP: Final[float] = 0.012
+
+
+@functools.cache
+def teeth_asset() -> FloatArray:
+    """The tooth-row asset ``(4, rows, cols) float32`` RGBA in 0..1."""
+    from PIL import Image
+
+    ref = importlib.resources.files("lpm_bridge") / "assets" / "mouth" / "teeth.png"
+    with Image.open(io.BytesIO(ref.read_bytes())) as img:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(rgba.transpose(2, 0, 1))
+
+
+def _luma(rgb: FloatArray) -> float:
+    return float(rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32))
 
 
 def mouth_box(g: FaceGeometry, size: int) -> npt.NDArray[np.int64]:
@@ -637,14 +690,21 @@ def lip_basis(g: FaceGeometry, disp: FloatArray, curves: FloatArray) -> FloatArr
         xs, ys = curves[c, :, 0].copy(), curves[c, :, 1].copy()
         w = shepard_weights(g, xs, ys, np.full(LIP_POINTS, float(c), dtype=np.float32))
         out[:, c] = np.einsum("nk,fkc->fnc", w, disp)
+    # Both curves end at the same inner corners (60, 64) and must keep ending together, so
+    # an opening tapers to a point there like a real mouth instead of ending in a step.
+    for end in (0, LIP_POINTS - 1):
+        out[:, :, end] = out[:, :, end].mean(axis=1, keepdims=True)
     return out
 
 
 def mouth_colors(image: npt.NDArray[np.uint8], g: FaceGeometry) -> FloatArray:
-    """Per-avatar mouth material ``(MOUTH_COLORS, 3)`` in 0..255, sampled from the portrait.
+    """Per-avatar mouth material ``(MOUTH_COLORS, 3)`` in 0..255, from the portrait.
 
-    Lip colour from the lips, cavity a dark shade of it; teeth from the portrait's own
-    teeth when they show, otherwise an off-white lit like the skin.
+    Everything is lit like the skin and only as colourful as the portrait (a black and
+    white photo gets a grey mouth): the cavity a deep red at ``CAVITY_LUMA`` of the skin's
+    luma, the tongue a dull pink, the teeth the portrait's own when they show, otherwise
+    an off-white at the skin's light. The last row is the portrait's colourfulness
+    (0: greyscale .. 1: a normal colour photo), which scales the teeth asset's colour.
     """
     p = g.landmarks
 
@@ -657,16 +717,28 @@ def mouth_colors(image: npt.NDArray[np.uint8], g: FaceGeometry) -> FloatArray:
     lip = np.median(sample(lips), axis=0)
     cheeks = np.concatenate([(p[[1, 2, 3]] + p[[31]]) / 2, (p[[15, 14, 13]] + p[[35]]) / 2])
     skin = np.median(sample(cheeks), axis=0)
-    light = float(np.clip(skin.mean() / 170.0, 0.6, 1.15))
-    teeth = np.array([232.0, 226.0, 212.0]) * light
+    skin_y = max(_luma(skin), 1.0)
+    # Colourfulness: the skin's spread across channels relative to its luma (~0.3 for a
+    # colour photo of any skin tone, 0 for greyscale).
+    chroma = float(np.clip((skin.max() - skin.min()) / skin_y / 0.25, 0.0, 1.0))
+    grey = np.ones(3, dtype=np.float32)
+
+    def tint(hue: tuple[float, float, float]) -> FloatArray:
+        h = np.asarray(hue, dtype=np.float32)
+        out: FloatArray = grey + chroma * (h / _luma(h) - grey)
+        return out
+
+    cast = grey + chroma * 0.2 * (skin / skin_y - grey)  # teeth take the light's colour
+    teeth = np.array([1.0, 0.98, 0.95], dtype=np.float32) * min(TEETH_LUMA * skin_y, 240.0) * cast
     if g.neutral_gap > 0.025 * g.height:
         inside = p[[61, 62, 63]] + [0.0, 0.3 * g.neutral_gap]
         seen = sample(inside)
         teeth = seen[np.argmax(seen.sum(axis=1))] * 0.97
-    cavity = lip * np.array([0.36, 0.15, 0.16])  # deep red-brown of the avatar's lip tone
-    tongue = lip * np.array([0.85, 0.55, 0.55])
-    colors: FloatArray = np.clip(np.stack([cavity, teeth, tongue, lip]), 0, 255).astype(np.float32)
-    return colors
+    cavity = tint(CAVITY_HUE) * CAVITY_LUMA * skin_y
+    tongue = tint(TONGUE_HUE) * TONGUE_LUMA * skin_y
+    colors = np.stack([cavity, teeth, tongue, lip, np.full(3, chroma, dtype=np.float32)])
+    out: FloatArray = np.clip(colors, 0, 255).astype(np.float32)
+    return out
 
 
 # Relief of the head model (fractions of the head half-width). A real head is deeper
