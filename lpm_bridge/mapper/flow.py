@@ -55,11 +55,13 @@ def flow_matching_loss(
     *,
     generator: torch.Generator | None = None,
     channel_weights: Tensor | None = None,
+    frame_weights: Tensor | None = None,
     **cond: Any,
 ) -> Tensor:
-    """Conditional flow-matching loss: mean ``w * (v(x_t, t) - (x_1 - x_0))^2``; x_1: (B, ..., C).
+    """Conditional flow-matching loss: mean ``w * (v(x_t, t) - (x_1 - x_0))^2``; x_1: (B, n, C).
 
-    ``t`` is drawn uniformly in [0, 1) per example and ``x_0`` from N(0, I).
+    ``t`` is drawn uniformly in [0, 1) per example and ``x_0`` from N(0, I). ``channel_weights``
+    (C,) and ``frame_weights`` (B, n) scale the squared error per channel and per frame.
     """
     x_0 = torch.randn(x_1.shape, generator=generator, dtype=x_1.dtype, device=x_1.device)
     t = torch.rand(x_1.shape[0], generator=generator, dtype=x_1.dtype, device=x_1.device)
@@ -67,6 +69,8 @@ def flow_matching_loss(
     err = (velocity_fn(path.x_t, path.t, **cond) - path.dx_t) ** 2
     if channel_weights is not None:
         err = err * channel_weights
+    if frame_weights is not None:
+        err = err * frame_weights[..., None]
     return err.mean()
 
 

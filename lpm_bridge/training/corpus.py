@@ -47,7 +47,9 @@ HELDOUT_VARIANTS: Final[tuple[str, ...]] = ("f4", "m4", "klatt3", "edward", "bel
 TRAIN_RATES: Final[tuple[tuple[int, int], ...]] = ((110, 160), (200, 260))  # words/min
 HELDOUT_RATES: Final[tuple[int, int]] = (170, 190)  # a band no training clip uses
 INPUT_RATES: Final[tuple[int, ...]] = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
-SILENT_CLIP_SHARE: Final[float] = 0.04
+SILENT_CLIP_SHARE: Final[float] = 0.06  # no speech: silence, or music (MUSIC_ONLY_SHARE of them)
+MUSIC_ONLY_SHARE: Final[float] = 0.5
+MUSIC_BED_SHARE: Final[float] = 0.15  # speech over music, 6-20 dB below the voice
 # Clips spoken by an MBROLA diphone voice (real recordings, concatenated) when the data folder
 # has them: they carry the acoustics of human speech that formant voices lack.
 MBROLA_SHARE: Final[float] = 0.5
@@ -316,11 +318,43 @@ def _noise(n: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
     return np.asarray(white / (np.sqrt((white**2).mean()) + 1e-12))
 
 
+def music_bed(n: int, sr: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """``n`` samples of synthetic instrumental music at unit RMS: chords of harmonic tones with
+    attack/decay envelopes on a random tempo, and drum hits (decaying noise bursts). Why: games
+    play music under and between lines, and a mouth that opens to a melody is a bug."""
+    t = np.arange(n) / sr
+    beat = 60.0 / rng.uniform(70, 160)
+    out = np.zeros(n)
+    root = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+    for start in np.arange(0.0, n / sr, beat * int(rng.integers(1, 5))):
+        chord = root * 2 ** (np.array([0, rng.choice([3, 4]), 7, rng.choice([10, 11, 12])]) / 12)
+        chord *= 2 ** (int(rng.choice([0, 2, 5, 7, -5])) / 12)
+        span = (t >= start) & (t < start + beat * 4)
+        env = np.exp(-(t[span] - start) / rng.uniform(0.2, 1.5)) * np.minimum(
+            1.0, (t[span] - start) / 0.01
+        )
+        for f in chord:
+            for h in range(1, int(rng.integers(2, 7))):
+                if f * h < sr / 2:
+                    out[span] += env * np.sin(2 * np.pi * f * h * t[span]) / h
+    for start in np.arange(0.0, n / sr, beat):
+        if rng.random() < 0.7:
+            i = int(start * sr)
+            hit = rng.normal(0, 1, min(int(0.15 * sr), n - i))
+            out[i : i + len(hit)] += 2 * hit * np.exp(-np.arange(len(hit)) / (0.03 * sr))
+    return np.asarray(out / (np.sqrt((out**2).mean()) + 1e-12))
+
+
 def augment(
     speech: npt.NDArray[np.float64], sr: int, rng: np.random.Generator, *, mild: bool
 ) -> tuple[npt.NDArray[np.int16], int]:
-    """Reverb, input rate (band limit), telephone band, gain (with clipping), noise -> int16."""
+    """Reverb, music bed, input rate (band limit), telephone band, gain (with clipping), noise
+    -> int16."""
     x = speech
+    if not mild and rng.random() < MUSIC_BED_SHARE:
+        voiced = np.abs(x) > 0.01 * (np.abs(x).max() + 1e-12)
+        rms = np.sqrt((x[voiced] ** 2).mean()) if voiced.any() else 0.1
+        x = x + music_bed(len(x), sr, rng) * rms * 10 ** (-rng.uniform(6, 20) / 20)
     if rng.random() < (0.15 if mild else 0.3):
         x = _reverb(x, sr, rng)
     out_sr = int(rng.choice(INPUT_RATES))
@@ -399,6 +433,8 @@ def make_clip(spec: ClipSpec) -> Clip:
     if silent:
         speech[:] = 0.0
         phonemes = []
+        if rng.random() < MUSIC_ONLY_SHARE:
+            speech = 0.2 * music_bed(len(speech), sr, rng)
     audio, out_sr = augment(speech, sr, rng, mild=spec.heldout)
     mel = log_mel_offline(audio.astype(np.float32) / 32768.0, out_sr)
     motion, visemes = motion_targets(phonemes, len(mel), rng)

@@ -32,7 +32,7 @@ from lpm_bridge.mapper.io import load_motion_model, save_motion_model
 from lpm_bridge.mapper.model import AudioPerformanceMapper
 from lpm_bridge.mapper.state import MotionCodec
 from lpm_bridge.motion import CH, NUM_CHANNELS
-from lpm_bridge.visemes import MOUTH_CHANNELS
+from lpm_bridge.visemes import MOUTH_CHANNELS, VISEME
 
 FPS_CHOICES: Final[tuple[int, ...]] = (25, 30, 60)
 FPS_PROBS: Final[tuple[float, ...]] = (0.6, 0.2, 0.2)
@@ -41,6 +41,9 @@ DEFAULT_CHUNK_PROB: Final[float] = 0.4  # n = 16 (offline and burst sessions)
 # of the time n is uniform in 1..32.
 LIVE_CHUNK_PROB: Final[float] = 0.25
 LIVE_CHUNK_MAX: Final[int] = 3
+KEY_VISEMES: Final[tuple[int, ...]] = tuple(VISEME[v] for v in ("PP", "FF", "ou", "oh"))
+KEY_VISEME_WEIGHT: Final[float] = 3.0
+KEY_VISEME_SPAN: Final[int] = 4  # 10 ms frames from a motion frame's time: the lips lead by 20
 STATE_NOISE_MAX: Final[float] = 0.1  # model-space std of the noise added to the state buffer
 STREAM_START_PROB: Final[float] = 0.1  # chunks that begin a stream (rest-pose state)
 STD_FLOOR_WEIGHT: Final[float] = 0.05
@@ -64,6 +67,7 @@ class Corpus:
     mel: FloatArray
     motion: FloatArray
     offsets: npt.NDArray[np.int64]
+    visemes: npt.NDArray[np.int8]  # (N,) the phonemes' viseme per 10 ms frame
 
     @property
     def lengths(self) -> npt.NDArray[np.int64]:
@@ -85,7 +89,9 @@ def load_corpus(path: Path, codec: MotionCodec) -> Corpus:
     data = np.load(path)
     motion = data["motion"].astype(np.float32)
     assert motion.shape[1] == NUM_CHANNELS
-    return Corpus(data["mel"].astype(np.float32), codec.encode(motion), data["offsets"])
+    return Corpus(
+        data["mel"].astype(np.float32), codec.encode(motion), data["offsets"], data["visemes"]
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class Batch:
     target: torch.Tensor  # (B, n, D)
     lookahead: torch.Tensor  # (B,)
     fps_index: torch.Tensor  # (B,)
+    frame_weight: torch.Tensor  # (B, n) KEY_VISEME_WEIGHT on frames at a key viseme, else 1
 
 
 def sample_batch(
@@ -146,7 +153,24 @@ def sample_batch(
         target=torch.from_numpy(motion[:, s:].astype(np.float32)),
         lookahead=torch.from_numpy(look.astype(np.int64)),
         fps_index=torch.full((size,), list(cfg.supported_fps).index(fps), dtype=torch.int64),
+        frame_weight=torch.from_numpy(_frame_weights(corpus, base, lo[:, s:], last)),
     )
+
+
+def _frame_weights(
+    corpus: Corpus,
+    base: npt.NDArray[np.int64],
+    lo: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int64],
+) -> FloatArray:
+    """(B, n) loss weight per chunk frame: ``KEY_VISEME_WEIGHT`` where a key viseme (/p b m/,
+    /f v/, rounded vowels) sounds within the next ``MOUTH_LEAD`` of the frame (the targets lead
+    the sound), else 1. Why: these brief shapes are few frames among many open ones, and a
+    regression to the mean under-reaches them first (lips that do not quite close)."""
+    ahead = lo[..., None] + np.arange(KEY_VISEME_SPAN)  # (B, n, k) 10 ms frames
+    v = corpus.visemes[base[..., None] + np.clip(ahead, 0, last[..., None])]
+    key = np.isin(v, KEY_VISEMES).any(-1)
+    return np.where(key, KEY_VISEME_WEIGHT, 1.0).astype(np.float32)
 
 
 def _channel_weights(cfg: MotionMapperConfig, eye_weight: float = 1.0) -> torch.Tensor:
@@ -172,6 +196,7 @@ def _loss(
         batch.target,
         generator=gen,
         channel_weights=weights,
+        frame_weights=batch.frame_weight,
     )
 
 

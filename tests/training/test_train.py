@@ -34,3 +34,22 @@ def test_tiny_training_run(tmp_path: Path) -> None:
     out2 = train(replace(opts, out=tmp_path / "ft", minutes=0.05, init=out))
     tuned = load_motion_model(out2)
     assert tuned.config.motion_mean == model.config.motion_mean and tuned.config.state_prefix
+
+
+def test_key_visemes_weigh_more_in_the_loss() -> None:
+    from lpm_bridge.training.train import KEY_VISEME_WEIGHT, Corpus, _frame_weights
+    from lpm_bridge.visemes import SILENCE, VISEME
+
+    visemes = np.full(100, SILENCE, dtype=np.int8)
+    visemes[50:53] = VISEME["PP"]  # a /p/ at 0.50-0.53 s
+    visemes[80:85] = VISEME["aa"]
+    corpus = Corpus(
+        np.zeros((100, 40), np.float32),
+        np.zeros((100, 25), np.float32),
+        np.array([0, 100]),
+        visemes,
+    )
+    lo = np.array([[40, 48, 50, 52, 60, 80]])  # 10 ms frames of six motion frames
+    w = _frame_weights(corpus, np.array([[0]]), lo, np.array([[99]]))
+    # frames at or just before the /p/ (the lips lead the sound) weigh more; others 1
+    assert w.tolist() == [[1.0, KEY_VISEME_WEIGHT, KEY_VISEME_WEIGHT, KEY_VISEME_WEIGHT, 1.0, 1.0]]
