@@ -4,13 +4,15 @@
 ## Every signal is also printed as one line, `lpm-demo {json}`, so a test (or you, in the
 ## Output panel or the browser console) can read what happened. The daemon's address can be
 ## given as a user argument, `godot -- --lpm-url=ws://HOST:PORT/v1/perform`, or on the web
-## as the page's `?lpm_url=...`.
+## as the page's `?lpm_url=...`. With `--lpm-checks` (web: `?lpm_checks=1`) the demo runs
+## the sequence tests/clients/test_godot_web.py reads instead (_run_checks).
 extends Control
 
 @export var line: AudioStreamWAV
 
 var _spoken := false
 var _frames_shown := 0
+var _verbose := false  # report every frame shown (during the checks)
 
 @onready var npc: LpmBridgeNpc = $Npc
 @onready var status: Label = $Status
@@ -18,7 +20,7 @@ var _frames_shown := 0
 
 func _enter_tree() -> void:
 	# Before the NPC's _ready (children are ready before their parent): it connects there.
-	var url := _url_argument()
+	var url := _argument("url")
 	if url != "":
 		$Npc.url = url
 
@@ -27,13 +29,39 @@ func _ready() -> void:
 	npc.connected.connect(_on_connected)
 	npc.error.connect(_on_error)
 	npc.speaking_started.connect(func(id: int) -> void: _report_line("speaking_started", id))
-	npc.speaking_ended.connect(func(id: int) -> void: _report_line("speaking_ended", id))
+	npc.speaking_ended.connect(_on_speaking_ended)
 	npc.speaking_interrupted.connect(func(id: int) -> void: _report_line("speaking_interrupted", id))
 	npc.frame.connect(_on_frame)
 	$Buttons/Speak.pressed.connect(_speak)
 	$Buttons/Interrupt.pressed.connect(npc.interrupt)
 	status.text = "connecting to %s ..." % npc.url
+	if _argument("checks") != "":
+		_spoken = true  # the checks speak instead
+		_run_checks()
 
+
+## The checks: two lines queued at once (the second must follow the first, not cut it), a
+## third interrupted 1 s in (the face must go back to idle at once and keep moving), then
+## "done". Errors (a daemon still loading, say) are reported as they come.
+func _run_checks() -> void:
+	if not npc.is_node_ready() or npc.blendshape_names.is_empty():
+		await npc.connected
+	var first := npc.speak(line)
+	var second := npc.speak(line)
+	_report_line("speak", first)
+	_report_line("speak", second)
+	while await npc.speaking_ended != second:
+		pass
+	var third := npc.speak(line)
+	_report_line("speak", third)
+	while await npc.speaking_started != third:
+		pass
+	await get_tree().create_timer(1.0).timeout
+	_verbose = true
+	npc.interrupt()
+	_report_line("interrupt", third)
+	await get_tree().create_timer(1.5).timeout
+	_report("done", {"frames_shown": _frames_shown})
 
 func _speak() -> void:
 	_report_line("speak", npc.speak(line))
@@ -47,6 +75,11 @@ func _on_connected(info: Dictionary) -> void:
 		_speak()
 
 
+func _on_speaking_ended(line_id: int) -> void:
+	_report_line("speaking_ended", line_id)
+	_report("stats", npc.stats.duplicate())
+
+
 func _on_error(code: int, message: String) -> void:
 	status.text = "error %d: %s" % [code, message]
 	_report("error", {"status_code": code, "message": message})
@@ -56,7 +89,7 @@ func _on_frame(
 	pts: int, weights: PackedFloat32Array, _head: PackedFloat32Array, viseme: int
 ) -> void:
 	_frames_shown += 1
-	if _frames_shown % 25 == 0:
+	if _verbose or _frames_shown % 25 == 0:
 		var jaw := npc.blendshape_names.find("jawOpen")
 		_report(
 			"frames",
@@ -84,12 +117,17 @@ func _report(kind: String, fields: Dictionary) -> void:
 	print("lpm-demo ", JSON.stringify(fields))
 
 
-func _url_argument() -> String:
+## A setting from the command line (`-- --lpm-NAME=VALUE`, or `--lpm-NAME` for "1") or, on
+## the web, the page's query (`?lpm_NAME=VALUE`); "" if not given.
+func _argument(setting: String) -> String:
 	for argument in OS.get_cmdline_user_args():
-		if argument.begins_with("--lpm-url="):
-			return argument.trim_prefix("--lpm-url=")
+		if argument == "--lpm-" + setting:
+			return "1"
+		if argument.begins_with("--lpm-%s=" % setting):
+			return argument.trim_prefix("--lpm-%s=" % setting)
 	if OS.has_feature("web"):
-		var found = JavaScriptBridge.eval("new URLSearchParams(location.search).get('lpm_url')")
+		var query := "new URLSearchParams(location.search).get('lpm_%s')" % setting
+		var found = JavaScriptBridge.eval(query)
 		if found is String:
 			return found
 	return ""

@@ -76,6 +76,10 @@ const CHUNK_S := 0.1  # audio is sent in chunks of this many seconds
 
 ## The face picture (also usable elsewhere: a Sprite3D, a UI...). Null until a first frame.
 var texture: ImageTexture
+## How well the face kept up with the voice: speech frames shown, display frames on which
+## the frame due had not arrived (the face held an older one), and the largest gap between
+## the heard position and the frame shown, in ms (a frame period or less when on time).
+var stats := {"speech_frames_shown": 0, "stale_display_frames": 0, "max_lag_ms": 0.0}
 ## SessionStarted.blendshape_names and viseme_names of the live session.
 var blendshape_names: PackedStringArray = PackedStringArray()
 var viseme_names: PackedStringArray = PackedStringArray()
@@ -88,6 +92,7 @@ var _latest_idle: LpmBridgeFrame  # newest idle frame not shown yet
 var _next_line_id := 1
 var _await_interrupted := false  # events until INTERRUPTED belong to dropped lines
 var _shown_index := -1
+var _shown_pts := -1
 var _smoothed: Dictionary = {}  # ARKit name -> last weight set (rig_mapping.smoothing)
 var _shape_index: Dictionary = {}  # mesh blend shape name -> index (-1: missing)
 
@@ -217,29 +222,33 @@ func close() -> void:
 func _process(_delta: float) -> void:
 	_start_ready_line()
 	var heard := _voice.heard_position()
+	_finish_heard_lines(heard)  # before the next line's speaking_started
 	var line := _line_heard(heard)
 	if line != null and not line.faceless and line.utterance_start >= 0:
 		var clock := line.utterance_start + int(heard) - line.queued_at
 		var due := _frames.take_due(clock)
 		if due != null:
 			_show(due)
+			stats["speech_frames_shown"] += 1
+		_measure_lag(clock)
 	elif _latest_idle != null:
 		_show(_latest_idle)
 	_latest_idle = null
-	_finish_heard_lines(heard)
 
 
 ## Enqueue the first line not yet enqueued once its frames are here (or it waited too long).
 func _start_ready_line() -> void:
+	var earlier_playing := false
 	for line in _lines:
 		if line.queued_at >= 0:
+			earlier_playing = true
 			continue
 		var now := Time.get_ticks_msec()
 		if line.first_frame_ms < 0 and line.utterance_start >= 0:
 			if _frames.has_speech_from(line.utterance_start):
 				line.first_frame_ms = now
 		var ready_to_play := line.first_frame_ms >= 0 and now >= line.first_frame_ms + start_buffer_ms
-		if _voice.remaining_samples() > 0:
+		if earlier_playing:
 			# Earlier lines still play: the server renders this one after them, and there
 			# is no silence to fill yet. The wait counts from when the voice runs dry.
 			line.wait_from_ms = now
@@ -264,6 +273,16 @@ func _line_heard(heard: float) -> Line:
 				speaking_started.emit(line.id)
 			return line
 	return null
+
+
+## Update `stats` with the gap between the heard position and the frame shown.
+func _measure_lag(clock: int) -> void:
+	if _shown_pts < 0:
+		return
+	var lag_ms := 1000.0 * (clock - _shown_pts) / sample_rate_hz
+	stats["max_lag_ms"] = maxf(stats["max_lag_ms"], lag_ms)
+	if lag_ms > 1500.0 / fps:  # the next frame was due half a period ago and is not here
+		stats["stale_display_frames"] += 1
 
 
 func _finish_heard_lines(heard: float) -> void:
@@ -316,6 +335,7 @@ func _show(shown: LpmBridgeFrame) -> void:
 	if shown.index == _shown_index:
 		return
 	_shown_index = shown.index
+	_shown_pts = shown.pts_samples
 	if not shown.image_data.is_empty():
 		_show_image(shown.decode_image())
 	if rig != null and not shown.blendshapes.is_empty():

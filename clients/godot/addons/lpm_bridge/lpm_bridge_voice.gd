@@ -3,13 +3,14 @@
 ## An AudioStreamPlayer whose stream is an AudioStreamGenerator at the session's sample rate:
 ## lines are appended (enqueue) and pushed as PCM frames while the generator has room, so a
 ## second line plays right after the first instead of cutting it off (set_stream would stop
-## it). The generator runs from setup() on and plays silence between lines.
+## it). The generator runs from setup() on; between lines it is fed a little silence
+## (idle_fill_s ahead), so the stream, and the clock, keep moving at the audio rate.
 ##
-## The clock (heard_position) is where the listener is in what was enqueued, in samples:
-## samples pushed minus those still buffered in the generator, advanced by the time since
-## the last mix and held back by the output latency. It stops while the game is paused
-## (the player pauses with the tree) and never runs past what was pushed (an underrun holds
-## the face on the last sound instead of running ahead).
+## The clock (heard_position) is where the listener is in the stream, in samples: samples
+## pushed minus those still buffered in the generator, advanced by the time since the last
+## mix and held back by the output latency. It stops while the game is paused (the player
+## pauses with the tree) and never runs past what was pushed (an underrun holds the face on
+## the last sound instead of running ahead).
 ##
 ## Web: playback_type is STREAM. A generator cannot be played as a Web Audio sample (the
 ## default playback type of web exports since Godot 4.3, project setting
@@ -22,6 +23,9 @@ extends AudioStreamPlayer
 ## Samples the generator holds ahead of the listener, in seconds (more: safer against a
 ## slow frame; the clock accounts for it either way).
 @export var buffer_length_s := 0.5
+## Silence kept buffered between lines, in seconds: a line starts at most this much after
+## it is enqueued, and the clock keeps running between lines (the end of a line is heard).
+@export var idle_fill_s := 0.05
 
 var sample_rate_hz := 22050
 
@@ -29,8 +33,8 @@ var _playback: AudioStreamGeneratorPlayback
 var _capacity := 0  # frames the generator's ring buffer holds
 var _pending: Array[PackedByteArray] = []  # PCM16 waiting for room in the generator
 var _pending_offset := 0  # bytes of _pending[0] already pushed
-var _enqueued := 0  # samples enqueued since setup() or flush()
-var _pushed := 0  # samples pushed into the generator since then
+var _enqueued := 0  # samples in the stream (lines and silence) since setup() or flush()
+var _pushed := 0  # of those, samples pushed into the generator
 var _latency_s := 0.0
 var _latency_read_ms := -100000
 
@@ -48,8 +52,8 @@ func setup(rate: int) -> void:
 	_restart()
 
 
-## Append PCM16 little-endian mono samples; returns where they start in the enqueued
-## stream (the position heard_position() reports when the listener reaches them).
+## Append PCM16 little-endian mono samples; returns where they start in the stream (the
+## position heard_position() reports when the listener reaches them).
 func enqueue(pcm: PackedByteArray) -> int:
 	var start := _enqueued
 	if pcm.size() >= 2:
@@ -59,7 +63,7 @@ func enqueue(pcm: PackedByteArray) -> int:
 	return start
 
 
-## Samples enqueued so far (the end of the last line enqueued).
+## The end of the stream so far, in samples (where a line enqueued now would start).
 func enqueued_end() -> int:
 	return _enqueued
 
@@ -86,7 +90,7 @@ func flush() -> void:
 	_restart()
 
 
-## Samples enqueued that the listener has not heard yet.
+## Samples in the stream that the listener has not heard yet (silence included).
 func remaining_samples() -> int:
 	return _enqueued - int(heard_position())
 
@@ -103,11 +107,21 @@ func _restart() -> void:
 	_capacity = _playback.get_frames_available() if _playback != null else 0
 
 
-## Push pending PCM while the generator has room.
+## Push pending PCM while the generator has room; with none pending, keep idle_fill_s of
+## silence buffered.
 func _feed() -> void:
 	if _playback == null:
 		return
 	var room := _playback.get_frames_available()
+	if _pending.is_empty():
+		var silence := int(idle_fill_s * sample_rate_hz) - (_capacity - room)
+		if silence > 0:
+			var zeros := PackedVector2Array()
+			zeros.resize(silence)
+			_playback.push_buffer(zeros)
+			_pushed += silence
+			_enqueued += silence
+		return
 	while room > 0 and not _pending.is_empty():
 		var chunk := _pending[0]
 		var count := mini(room, (chunk.size() - _pending_offset) / 2)
