@@ -24,7 +24,7 @@ import pytest
 from godot_web import Chromium, build_pck, fetch_web_build, install_pack, project_files, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from daemon_harness import Daemon  # noqa: E402
+from daemon_harness import Daemon
 
 LINE_S = 5.16  # clients/godot/demo/sample_line.wav
 FPS = 25
