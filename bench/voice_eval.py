@@ -50,7 +50,7 @@ from lpm_bridge.session_types import DEFAULT_LOOKAHEAD_MS
 from lpm_bridge.training.align import ARPABET_IPA, AlignmentError, EnglishAligner
 from lpm_bridge.training.espeak import ESPEAK_DATA_ENV, Phoneme
 from lpm_bridge.training.evaluate import at_fps
-from lpm_bridge.training.mbrola import SPEECH_CACHE, MbrolaRequest, synth_isolated
+from lpm_bridge.training.mbrola import SPEECH_CACHE, MbrolaRequest, mbrola_paths, synth_isolated
 from lpm_bridge.training.phoneme_metrics import (
     ClipScore,
     Span,
@@ -70,6 +70,9 @@ PAD_S = 0.6  # silence around each synthesised or recorded line, as a TTS line a
 LIVE_PUSH_MS = 20
 LIVE_MAX_CHUNK = 16
 MBROLA_VOICES = ("mb-de4", "mb-es3", "mb-nl2", "mb-it4", "mb-fr4")
+# Lines each voice has every diphone for: mbrola replaces a missing one with silence ("unknown,
+# replaced with _-_"), which would leave phonemes with no sound (mb-es3 lacks many: no diphthongs,
+# r clusters or ll here).
 MBROLA_TEXTS: dict[str, tuple[str, ...]] = {
     "de": (
         "Guten Morgen, Wanderer. Der Pass im Norden ist seit dem Sturm gesperrt.",
@@ -78,10 +81,10 @@ MBROLA_TEXTS: dict[str, tuple[str, ...]] = {
         "Vorsicht! Die Brücke ist morsch, und das Wasser ist sehr tief.",
     ),
     "es": (
-        "Buenos días, viajero. El paso del norte está cerrado desde la tormenta.",
-        "Por favor, tráeme pan, vino y un poco de queso del mercado.",
-        "¿Dónde estabas? Te hemos buscado por todo el pueblo.",
-        "Cuidado con el puente, amigo. El agua es muy profunda.",
+        "Por favor, dame pan, vino y un poco de queso.",
+        "¿Dónde estabas? Te hemos buscado todo el día.",
+        "El lobo come uvas por la mañana.",
+        "Mi amigo Pablo come pan con queso.",
     ),
     "nl": (
         "Goedemorgen, reiziger. De bergpas in het noorden is gesloten sinds de storm.",
@@ -90,10 +93,10 @@ MBROLA_TEXTS: dict[str, tuple[str, ...]] = {
         "Pas op voor de brug, vriend. Het water is erg diep.",
     ),
     "it": (
-        "Buongiorno, viaggiatore. Il passo a nord è chiuso dalla tempesta.",
+        "Buongiorno, viaggiatore. La strada a nord è chiusa dalla tempesta.",
         "Per favore, portami del pane, del vino e un po' di formaggio dal mercato.",
         "Dove sei stato? Ti abbiamo cercato per tutto il paese.",
-        "Attenzione al ponte, amico mio. L'acqua è molto profonda.",
+        "Attento al ponte, amico mio. L'acqua è molto profonda.",
     ),
     "fr": (
         "Bonjour, voyageur. Le passage du nord est fermé depuis la tempête.",
@@ -149,14 +152,16 @@ def espeak_group(n: int) -> list[VoiceClip]:
     ]  # fmt: skip
 
 
-def mbrola_group(n: int) -> list[VoiceClip]:
+def mbrola_group(n: int, cache: Path) -> list[VoiceClip]:
+    if not mbrola_paths(cache)[0].is_dir():
+        return []
     reqs = []
     for i in range(n):
         voice = MBROLA_VOICES[i % len(MBROLA_VOICES)]
         texts = MBROLA_TEXTS[voice[3:5]]
         reqs.append(MbrolaRequest(texts[(i // len(MBROLA_VOICES)) % len(texts)], voice))
     out = []
-    for req, utt in zip(reqs, synth_isolated(reqs), strict=True):
+    for req, utt in zip(reqs, synth_isolated(reqs, cache), strict=True):
         audio, ph = padded(utt.audio, utt.sample_rate, utt.phonemes)
         out.append(clip_from_phonemes("mbrola", req.voice, audio, utt.sample_rate, ph))
     return out
@@ -232,19 +237,21 @@ def offline_motion(model: MapperNet, audio: Pcm, sr: int) -> FloatArray:
     return stream.generate_ready()
 
 
-def live_motion(model: MapperNet, audio: Pcm, sr: int) -> FloatArray:
+def live_motion(model: MapperNet, audio: Pcm, sr: int, lead_in: int = 0) -> FloatArray:
     """20 ms pushes at the session's default lookahead, every ready frame generated after each
-    push (as the server's engine does when it keeps up): (K, 55)."""
+    push (as the server's engine does when it keeps up): (K, 55). ``lead_in``: samples of
+    silence before the audio (a session's idle time), whose frames are left out."""
     stream = MotionStream(model, sr, lookahead_ms=DEFAULT_LOOKAHEAD_MS)
     step = max(1, sr * LIVE_PUSH_MS // 1000)
     parts = [np.zeros((0, 55), dtype=np.float32)]
+    audio = np.concatenate([np.zeros(lead_in, dtype=np.int16), audio])
     for i in range(0, len(audio), step):
         stream.push_audio(audio[i : i + step])
         while stream.frames_ready:
             parts.append(stream.generate(min(LIVE_MAX_CHUNK, stream.frames_ready)))
     stream.flush()
     parts.append(stream.generate_ready())
-    return np.concatenate(parts)
+    return np.concatenate(parts)[round(lead_in * DEFAULT_FPS / sr) :]
 
 
 MODES: dict[str, Runner] = {"offline": offline_motion, "live": live_motion}
@@ -397,9 +404,10 @@ def _speech_brief(report: dict[str, object]) -> dict[str, object]:
 
 
 # ---- through a real daemon ----------------------------------------------------------------------
-async def _served(target: str, audio: Pcm, sr: int) -> FloatArray:
+async def _served(target: str, audio: Pcm, sr: int) -> tuple[FloatArray, int]:
     """Stream ``audio`` live (20 ms messages at real-time pace, default lookahead, seed 0) and
-    read the frames' blendshapes from the utterance's start on: (K, 55), head left at 0."""
+    read the frames' blendshapes from the utterance's start on: (K, 55), head left at 0; and
+    the utterance's start on the session timeline (samples of idle before it)."""
     from lpm_bridge._proto import bridge_pb2 as pb
     from lpm_bridge.client import BridgeClient, session_config
 
@@ -430,7 +438,7 @@ async def _served(target: str, audio: Pcm, sr: int) -> FloatArray:
     out = np.zeros((len(frames), 55), dtype=np.float32)
     for k, pts in enumerate(p for p in sorted(frames) if p >= start_pts):
         out[k, : len(frames[pts])] = frames[pts]
-    return out[: len([p for p in frames if p >= start_pts])]
+    return out[: len([p for p in frames if p >= start_pts])], start_pts
 
 
 def server_check(
@@ -445,12 +453,14 @@ def server_check(
     with DaemonProcess(*args) as daemon:
         for c in clips:
             t = at_fps(c.target, n_frames(c), fps)
-            served = asyncio.run(_served(daemon.target, c.audio, c.sample_rate))[: len(t)]
-            sim = live_motion(model, c.audio, c.sample_rate)[: len(served)]
+            served, idle = asyncio.run(_served(daemon.target, c.audio, c.sample_rate))
+            served = served[: len(t)]
+            sim = live_motion(model, c.audio, c.sample_rate, lead_in=idle)[: len(served)]
             a, b = served[:, CH["jawOpen"]], sim[:, CH["jawOpen"]]
             apart = np.flatnonzero(np.abs(a - b) > 0.01)
             out[f"{c.group}/{c.voice}"] = {
                 "frames": len(served),
+                "idle_frames_before": round(idle * fps / c.sample_rate),
                 "same_jaw_first_frames": int(apart[0]) if len(apart) else len(served),
                 "jaw_corr_server_vs_sim": round(float(np.corrcoef(a, b)[0, 1]), 3),
                 "jaw_mean_abs_diff": round(float(np.abs(a - b).mean()), 4),
@@ -476,7 +486,7 @@ def load_groups(names: Sequence[str], n: int, cache: Path) -> dict[str, list[Voi
     aligner = EnglishAligner() if "real_en" in names else None
     loaders: dict[str, Callable[[], list[VoiceClip]]] = {
         "espeak_heldout": lambda: espeak_group(n),
-        "mbrola": lambda: mbrola_group(n),
+        "mbrola": lambda: mbrola_group(n, cache),
         "flite": lambda: flite_group(n),
         "real_en": lambda: real_group(n, aligner, cache) if aligner else [],
     }

@@ -12,11 +12,13 @@ phoneme of a class is one case, judged on the motion frames within ``TOLERANCE_F
 * labiodental /f v/: lower lip rolled in to the teeth, ``mouthRollLower`` above ``labiodental``;
 * pauses of ``MIN_PAUSE_S`` or more: every frame ``PAUSE_MARGIN_FRAMES`` inside the pause has
   ``jawOpen`` at most ``rest_jaw`` (scored per frame);
-* lag: cross-correlation of ``jawOpen`` with the target's (``lag > 0``: the mouth trails).
+* lag: cross-correlation of ``jawOpen`` with the target's (``lag > 0``: the mouth trails);
+  the target (``target_mouth``) is on the sound's own timing, with no anticipation, so a mouth
+  that leads slightly reads -0.5..0 frames.
 
-``Thresholds.calibrated`` are set so the training targets themselves (``targets.mouth_track``
-on the same phonemes) pass about 100 % (bench/voice_eval.py reports the targets' own scores
-beside the model's), while the classes stay apart (vowels do not count as closed, etc.).
+The ``Thresholds`` defaults are set so the training targets themselves (``targets.mouth_track``
+on the same phonemes, sampled at 25 fps) pass 96-100 % on every voice group; bench/voice_eval.py
+reports the targets' own scores beside the model's.
 """
 
 from __future__ import annotations
