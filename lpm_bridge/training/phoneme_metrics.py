@@ -274,6 +274,7 @@ def summarize(scores: Sequence[ClipScore], fps: int) -> dict[str, object]:
         report["clips_lag_0_to_1_mouth_first"] = round(
             float(np.mean([-1 <= v <= 0 for v in lags])), 3
         )
+    report["clips_flat_jaw"] = sum(s.lag_curve is None for s in scores)  # no lag measured
     return report
 
 

@@ -67,6 +67,7 @@ def test_mouth_that_never_opens_is_closed_but_not_closing() -> None:
     assert s.bilabial.rate == 1.0 and s.bilabial_closing.rate == 0.0
     assert s.open_vowel.rate == 0.0 and s.rounded.rate == 0.0 and s.labiodental.rate == 0.0
     assert s.pause_rest.rate == 1.0 and s.lag_curve is None  # a still mouth has no lag
+    assert summarize([s], FPS)["clips_flat_jaw"] == 1
 
 
 def test_late_mouth_shows_a_positive_lag() -> None:
