@@ -38,6 +38,7 @@ from lpm_bridge.training.espeak import (
     INIT_PHONEME_EVENTS,
     INIT_PHONEME_IPA,
     LIBRARY_NAMES,
+    MBROLA_EVENT_LAG_SAMPLES,
     PARAM_RATE,
     Phoneme,
     Utterance,
@@ -46,7 +47,7 @@ from lpm_bridge.training.espeak import (
 )
 
 SPEECH_CACHE: Final[Path] = Path.home() / ".cache" / "lpm-dev-speech"
-EVENT_LEAD_SAMPLES: Final[int] = 1000  # libespeak-ng's events trail MBROLA's audio by this much
+EVENT_LEAD_SAMPLES: Final[int] = MBROLA_EVENT_LAG_SAMPLES  # events trail MBROLA's audio
 CHILD_TIMEOUT_S: Final[float] = 600.0  # the whole batch; ~10 ms of work per second of speech
 
 

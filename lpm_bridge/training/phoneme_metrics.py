@@ -34,7 +34,7 @@ from lpm_bridge.audio import MEL_FPS
 from lpm_bridge.motion import CH
 from lpm_bridge.training.espeak import Phoneme
 from lpm_bridge.training.evaluate import MAX_LAG_FRAMES, lag_curve
-from lpm_bridge.training.targets import mouth_track
+from lpm_bridge.training.targets import mouth_track, with_pauses
 from lpm_bridge.visemes import SILENCE, VISEME, viseme_of_ipa
 
 FloatArray = npt.NDArray[np.float32]
@@ -127,27 +127,6 @@ _VISEME_SYMBOL: Final[dict[int, str]] = {
         ("ih", "i"), ("oh", "o"), ("ou", "u"),
     )
 }  # fmt: skip
-
-
-def with_pauses(phonemes: Sequence[Phoneme], duration_s: float) -> list[Phoneme]:
-    """Phonemes in time order with every stretch no phoneme covers (0..duration_s) a pause
-    ``""``, and touching pauses one pause (synthesisers and aligners split them)."""
-    filled: list[Phoneme] = []
-    t = 0.0
-    for p in sorted(phonemes, key=lambda p: p.start_s):
-        if p.start_s > t:
-            filled.append(Phoneme("", t, p.start_s))
-        filled.append(p)
-        t = max(t, p.end_s)
-    if duration_s > t:
-        filled.append(Phoneme("", t, duration_s))
-    out: list[Phoneme] = []
-    for p in filled:
-        if out and viseme_of_ipa(p.symbol) == SILENCE == viseme_of_ipa(out[-1].symbol):
-            out[-1] = Phoneme("", out[-1].start_s, max(p.end_s, out[-1].end_s))
-        else:
-            out.append(p)
-    return out
 
 
 def phonemes_from_visemes(track: npt.NDArray[np.int64], rate: int = MEL_FPS) -> list[Phoneme]:

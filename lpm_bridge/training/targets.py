@@ -139,6 +139,27 @@ def brow_track(activity: FloatArray, rng: np.random.Generator) -> FloatArray:
     return np.clip(out, 0.0, 1.0)
 
 
+def with_pauses(phonemes: Sequence[Phoneme], duration_s: float) -> list[Phoneme]:
+    """Phonemes in time order with every stretch no phoneme covers (0..duration_s) a pause
+    ``""``, and touching pauses one pause (synthesisers and aligners split them)."""
+    filled: list[Phoneme] = []
+    t = 0.0
+    for p in sorted(phonemes, key=lambda p: p.start_s):
+        if p.start_s > t:
+            filled.append(Phoneme("", t, p.start_s))
+        filled.append(p)
+        t = max(t, p.end_s)
+    if duration_s > t:
+        filled.append(Phoneme("", t, duration_s))
+    out: list[Phoneme] = []
+    for p in filled:
+        if out and viseme_of_ipa(p.symbol) == SILENCE == viseme_of_ipa(out[-1].symbol):
+            out[-1] = Phoneme("", out[-1].start_s, max(p.end_s, out[-1].end_s))
+        else:
+            out.append(p)
+    return out
+
+
 def motion_targets(
     phonemes: Sequence[Phoneme], n_frames: int, rng: np.random.Generator
 ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
@@ -147,6 +168,9 @@ def motion_targets(
     The mouth leads the sound by ``MOUTH_LEAD_S``: people shape a phoneme before it is heard
     (lips close before a /p/ bursts), and a mouth that trails the voice reads as dubbed.
     """
+    # Time no phoneme covers (the gaps between utterances) is a pause: left uncovered, the
+    # nearest phonemes' normalised weights moved the mouth in silence (jawOpen 0.3-0.48).
+    phonemes = with_pauses(phonemes, n_frames / TARGET_FPS)
     lead = [Phoneme(p.symbol, p.start_s - MOUTH_LEAD_S, p.end_s - MOUTH_LEAD_S) for p in phonemes]
     visemes = viseme_track(phonemes, n_frames)
     motion = mouth_track(lead, n_frames)

@@ -112,3 +112,15 @@ def test_mouth_leads_the_sound() -> None:
     jaw = motion[:, CH["jawOpen"]]
     onset = int(np.argmax(jaw > 0.5 * jaw.max()))
     assert onset <= round((0.5 - MOUTH_LEAD_S) * TARGET_FPS) + 3
+
+
+def test_gaps_between_utterances_are_pauses() -> None:
+    from lpm_bridge.training.espeak import Phoneme
+
+    rng = np.random.default_rng(0)
+    # two words with 0.8 s between them that no phoneme covers
+    phon = [Phoneme("a", 0.2, 0.5), Phoneme("a", 1.3, 1.6)]
+    motion, visemes = motion_targets(phon, 200, rng)
+    gap = slice(int(0.7 * TARGET_FPS), int(1.1 * TARGET_FPS))
+    assert motion[gap, CH["jawOpen"]].max() < 0.05
+    assert (visemes[gap] == SILENCE).all()
