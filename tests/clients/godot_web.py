@@ -204,7 +204,7 @@ class Chromium:
     a muted fake audio output are enough for Godot's web build. ``close()`` ends it."""
 
     def __init__(self, page: str, chromium: str = "chromium") -> None:
-        self._profile = tempfile.TemporaryDirectory()
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         cmd = [
             chromium, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
             "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required",

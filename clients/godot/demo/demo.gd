@@ -8,6 +8,8 @@
 ## the sequence tests/clients/test_godot_web.py reads instead (_run_checks).
 extends Control
 
+const PAUSE_S := 3.0  # how long the checks pause the game
+
 @export var line: AudioStreamWAV
 
 var _spoken := false
@@ -40,9 +42,10 @@ func _ready() -> void:
 		_run_checks()
 
 
-## The checks: two lines queued at once (the second must follow the first, not cut it), a
-## third interrupted 1 s in (the face must go back to idle at once and keep moving), then
-## "done". Errors (a daemon still loading, say) are reported as they come.
+## The checks: two lines queued at once (the second must follow the first, not cut it),
+## the game paused 3 s in the middle of the second, a third line interrupted 1 s in (the
+## face must go back to idle at once and keep moving), then "done". Errors (a daemon still
+## loading, say) are reported as they come.
 func _run_checks() -> void:
 	if not npc.is_node_ready() or npc.blendshape_names.is_empty():
 		await npc.connected
@@ -50,6 +53,15 @@ func _run_checks() -> void:
 	var second := npc.speak(line)
 	_report_line("speak", first)
 	_report_line("speak", second)
+	while await npc.speaking_started != second:
+		pass
+	# The game pauses mid-line: voice and face stop together and go on together after.
+	await get_tree().create_timer(2.0).timeout
+	get_tree().paused = true
+	_report("paused", {})
+	await get_tree().create_timer(PAUSE_S).timeout  # SceneTree timers run while paused
+	get_tree().paused = false
+	_report("resumed", {})
 	while await npc.speaking_ended != second:
 		pass
 	var third := npc.speak(line)
@@ -99,6 +111,7 @@ func _on_frame(
 				"viseme": viseme,
 				"jaw_open": weights[jaw] if jaw >= 0 and jaw < weights.size() else -1.0,
 				"texture": npc.texture != null,
+				"speaking": npc.current_frame.speaking,
 			}
 		)
 

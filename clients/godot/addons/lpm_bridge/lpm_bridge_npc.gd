@@ -76,10 +76,15 @@ const CHUNK_S := 0.1  # audio is sent in chunks of this many seconds
 
 ## The face picture (also usable elsewhere: a Sprite3D, a UI...). Null until a first frame.
 var texture: ImageTexture
+## The frame on screen now (null before the first); read it, do not keep it.
+var current_frame: LpmBridgeFrame
 ## How well the face kept up with the voice: speech frames shown, display frames on which
 ## the frame due had not arrived (the face held an older one), and the largest gap between
 ## the heard position and the frame shown, in ms (a frame period or less when on time).
-var stats := {"speech_frames_shown": 0, "stale_display_frames": 0, "max_lag_ms": 0.0}
+## voice_underruns: times the voice ran dry mid-line (a starved audio thread).
+var stats := {
+	"speech_frames_shown": 0, "stale_display_frames": 0, "max_lag_ms": 0.0, "voice_underruns": 0
+}
 ## SessionStarted.blendshape_names and viseme_names of the live session.
 var blendshape_names: PackedStringArray = PackedStringArray()
 var viseme_names: PackedStringArray = PackedStringArray()
@@ -162,7 +167,7 @@ func speak(clip: AudioStreamWAV) -> int:
 		return _refuse(
 			(
 				"speak(): %s is compressed (format %d); in its Import tab set Compress > Mode to "
-				+ "PCM (Uncompressed) (Godot 4.4+ imports WAV as QOA by default), then Reimport"
+				+ "PCM (Uncompressed) (recent Godot imports WAV as QOA by default), then Reimport"
 			)
 			% [clip.resource_path, clip.format]
 		)
@@ -231,6 +236,7 @@ func _process(_delta: float) -> void:
 			_show(due)
 			stats["speech_frames_shown"] += 1
 		_measure_lag(clock)
+		stats["voice_underruns"] = _voice.underruns()
 	elif _latest_idle != null:
 		_show(_latest_idle)
 	_latest_idle = null
@@ -336,6 +342,7 @@ func _show(shown: LpmBridgeFrame) -> void:
 		return
 	_shown_index = shown.index
 	_shown_pts = shown.pts_samples
+	current_frame = shown
 	if not shown.image_data.is_empty():
 		_show_image(shown.decode_image())
 	if rig != null and not shown.blendshapes.is_empty():

@@ -81,6 +81,12 @@ func heard_position() -> float:
 	return clampf(heard, 0.0, float(_pushed))
 
 
+## Times the generator ran dry since setup() or flush() (the listener heard a gap; the
+## clock waited for the sound).
+func underruns() -> int:
+	return _playback.get_skips() if _playback != null else 0
+
+
 ## Stop now: discard everything enqueued (barge-in). Positions start again from 0.
 func flush() -> void:
 	_pending.clear()
