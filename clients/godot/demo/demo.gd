@@ -73,7 +73,9 @@ func _run_checks() -> void:
 	npc.interrupt()
 	_report_line("interrupt", third)
 	await get_tree().create_timer(1.5).timeout
-	_report("done", {"frames_shown": _frames_shown})
+	var summary := {}
+	summary["frames_shown"] = _frames_shown
+	_report("done", summary)
 
 func _speak() -> void:
 	_report_line("speak", npc.speak(line))
