@@ -69,9 +69,12 @@ def fetch_web_build(cache: Path) -> WebBuild:
     return WebBuild(folder)
 
 
-def project_files(project: Path = PROJECT) -> dict[str, bytes]:
-    """What an export of the demo holds, keyed by res:// path (without the prefix)."""
-    files: dict[str, bytes] = {}
+def project_files(
+    project: Path = PROJECT, extra: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """What an export of the demo holds, keyed by res:// path (without the prefix), plus
+    ``extra`` files kept as they are (FileAccess reads them)."""
+    files: dict[str, bytes] = dict(extra or {})
     for path in sorted(project.rglob("*")):
         rel = path.relative_to(project).as_posix()
         if path.is_file() and path.suffix in (".gd", ".tscn", ".cfg", ".godot", ".tres"):

@@ -2,7 +2,8 @@
 
 The page is started before the daemon, so the NPC first meets no daemon at all, then one
 that is loading: it must say so (error, UNAVAILABLE, retrying) and connect on its own. Then
-the demo's checks (demo/demo.gd, _run_checks) run: two lines queued at once, the second
+the NPC registers its own face (RegisterAvatar) and the demo's checks (demo/demo.gd,
+_run_checks) run: two lines queued at once, the second
 heard right after the first and the first heard to its end, the game paused mid-line (the
 voice and the face wait, then go on in sync); a third interrupted 1 s in,
 after which the face is idle at once and keeps moving; every speech frame shown on time
@@ -27,6 +28,9 @@ from godot_web import Chromium, build_pck, fetch_web_build, install_pack, projec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from daemon_harness import Daemon
 
+PORTRAIT = (
+    Path(__file__).resolve().parents[2] / "lpm_bridge" / "assets" / "avatars" / "astronaut.png"
+)
 LINE_S = 5.16  # clients/godot/demo/sample_line.wav
 PAUSE_S = 3.0  # demo.gd's PAUSE_S
 FPS = 25
@@ -44,7 +48,8 @@ Report = dict[str, object]
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The web build with the demo's pack, ready to serve."""
     build = fetch_web_build(Path(tempfile.gettempdir()) / "lpm-godot-web")
-    return install_pack(build, build_pck(project_files()), tmp_path_factory.mktemp("web") / "s")
+    files = project_files(extra={"test/portrait.png": PORTRAIT.read_bytes()})
+    return install_pack(build, build_pck(files), tmp_path_factory.mktemp("web") / "s")
 
 
 @pytest.fixture
@@ -59,7 +64,8 @@ def ws_port() -> int:
 def page(site: Path, ws_port: int) -> Iterator[Chromium]:
     with serve(site) as base:
         url = f"ws://127.0.0.1:{ws_port}/v1/perform"
-        browser = Chromium(f"{base}/run.html?lpm_url={url}&lpm_checks=1")
+        query = f"lpm_url={url}&lpm_checks=1&lpm_portrait=res://test/portrait.png"
+        browser = Chromium(f"{base}/run.html?{query}")
         try:
             yield browser
         finally:
@@ -100,7 +106,10 @@ def test_demo_in_godot_web(page: Chromium, ws_port: int, tmp_path: Path) -> None
 
 def _check_lines(reports: list[Report]) -> None:
     """Two lines queued at once: both heard whole, the second right after the first."""
-    assert _events(reports, "connected"), reports
+    # The NPC's own face was registered (RegisterAvatar: the reply read, then the close)
+    # and its session uses it.
+    [connected] = _events(reports, "connected")
+    assert connected["avatar_id"] not in ("", "default"), connected
     start1, end1 = _t(reports, "speaking_started", 1), _t(reports, "speaking_ended", 1)
     start2, end2 = _t(reports, "speaking_started", 2), _t(reports, "speaking_ended", 2)
     # Heard whole: never shorter than the line (longer when the browser's audio thread

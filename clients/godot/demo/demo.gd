@@ -4,7 +4,8 @@
 ## Every signal is also printed as one line, `lpm-demo {json}`, so a test (or you, in the
 ## Output panel or the browser console) can read what happened. The daemon's address can be
 ## given as a user argument, `godot -- --lpm-url=ws://HOST:PORT/v1/perform`, or on the web
-## as the page's `?lpm_url=...`. With `--lpm-checks` (web: `?lpm_checks=1`) the demo runs
+## as the page's `?lpm_url=...`; `lpm-portrait=res://...png` registers that portrait as the
+## NPC's face. With `--lpm-checks` (web: `?lpm_checks=1`) the demo runs
 ## the sequence tests/clients/test_godot_web.py reads instead (_run_checks).
 extends Control
 
@@ -25,6 +26,11 @@ func _enter_tree() -> void:
 	var url := _argument("url")
 	if url != "":
 		$Npc.url = url
+	var portrait := _argument("portrait")  # a PNG to register as the NPC's own face
+	if portrait != "":
+		var image := Image.new()
+		if image.load_png_from_buffer(FileAccess.get_file_as_bytes(portrait)) == OK:
+			$Npc.face_portrait = ImageTexture.create_from_image(image)
 
 
 func _ready() -> void:
@@ -83,7 +89,11 @@ func _speak() -> void:
 
 func _on_connected(info: Dictionary) -> void:
 	status.text = "session %s" % info.get("session_id", "")
-	_report("connected", {"session_id": info.get("session_id", "")})
+	var config: Dictionary = info.get("config", {})
+	var fields := {}
+	fields["session_id"] = info.get("session_id", "")
+	fields["avatar_id"] = config.get("avatar_id", "")
+	_report("connected", fields)
 	if not _spoken:
 		_spoken = true
 		_speak()
