@@ -50,7 +50,8 @@ func _ready() -> void:
 
 ## The checks: two lines queued at once (the second must follow the first, not cut it),
 ## the game paused 3 s in the middle of the second, a third line interrupted 1 s in (the
-## face must go back to idle at once and keep moving), then "done". Errors (a daemon still
+## face must go back to idle at once and keep moving), a rig-only NPC's line (_check_rig),
+## then "done". Errors (a daemon still
 ## loading, say) are reported as they come.
 func _run_checks() -> void:
 	if not npc.is_node_ready() or npc.blendshape_names.is_empty():
@@ -79,6 +80,8 @@ func _run_checks() -> void:
 	npc.interrupt()
 	_report_line("interrupt", third)
 	await get_tree().create_timer(1.5).timeout
+	_verbose = false
+	await _check_rig()
 	var summary := {}
 	summary["frames_shown"] = _frames_shown
 	_report("done", summary)
@@ -126,6 +129,57 @@ func _on_frame(
 				"speaking": npc.current_frame.speaking,
 			}
 		)
+
+
+## A rig-only NPC (no picture target) asks for FRAME_ENCODING_NONE and drives a mesh's
+## blend shapes (named through a rig mapping) and a head node; reported as "rig".
+func _check_rig() -> void:
+	var face := MeshInstance3D.new()
+	face.mesh = _rig_mesh(PackedStringArray(["mouth_open", "eyeBlinkLeft"]))
+	var head := Node3D.new()
+	head.add_child(face)
+	add_child(head)
+	var rig_npc := LpmBridgeNpc.new()
+	rig_npc.url = npc.url
+	rig_npc.rig = face
+	rig_npc.head = head
+	rig_npc.rig_mapping = LpmBridgeRigMapping.new()
+	rig_npc.rig_mapping.shape_names = {"jawOpen": "mouth_open"}
+	add_child(rig_npc)
+	var info: Dictionary = await rig_npc.connected
+	rig_npc.speak(line)
+	var mouth := face.find_blend_shape_by_name("mouth_open")
+	var widest := 0.0
+	var head_turned := false
+	while rig_npc.is_speaking():
+		await get_tree().process_frame
+		widest = maxf(widest, face.get_blend_shape_value(mouth))
+		head_turned = head_turned or head.rotation != Vector3.ZERO
+	var fields := {}
+	fields["encoding"] = info.get("config", {}).get("encoding", "")
+	fields["mouth_open_max"] = widest
+	fields["head_turned"] = head_turned
+	fields["texture"] = rig_npc.texture != null
+	_report("rig", fields)
+	rig_npc.close()
+
+
+## A one-triangle mesh with the given blend shapes (each moves one vertex).
+static func _rig_mesh(shapes: PackedStringArray) -> ArrayMesh:
+	var base := PackedVector3Array([Vector3.ZERO, Vector3.RIGHT, Vector3.UP])
+	var arrays := []
+	arrays.resize(Mesh.ARRAY_MAX)
+	arrays[Mesh.ARRAY_VERTEX] = base
+	var mesh := ArrayMesh.new()
+	var blend_arrays := []
+	for shape in shapes:
+		mesh.add_blend_shape(shape)
+		var moved := []
+		moved.resize(Mesh.ARRAY_MAX)
+		moved[Mesh.ARRAY_VERTEX] = PackedVector3Array([Vector3.ZERO, Vector3.RIGHT, Vector3(0, 2, 0)])
+		blend_arrays.append(moved)
+	mesh.add_surface_from_arrays(Mesh.PRIMITIVE_TRIANGLES, arrays, blend_arrays)
+	return mesh
 
 
 ## A line's event: its id and how many lines are pending.

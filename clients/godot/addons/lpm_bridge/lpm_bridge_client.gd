@@ -56,6 +56,8 @@ const MAX_IN_FLIGHT_BYTES := 256 * 1024
 @export var retry_max_s := 10.0
 ## A connection not open after this long is abandoned (and retried).
 @export var connect_timeout_s := 5.0
+## Time spent reading messages per game frame, at most (the rest waits for the next frame).
+@export var receive_budget_ms := 4.0
 
 var state := State.IDLE
 ## The last SessionStarted (empty until the first).
@@ -157,8 +159,12 @@ func _poll() -> void:
 		_socket.close()
 		_lost(STATUS_UNAVAILABLE, "no answer from %s within %.0f s" % [url, connect_timeout_s])
 		return
-	# Read before looking at a close: what arrived is handed on first.
-	while _socket.get_available_packet_count() > 0:
+	# Read before looking at a close: what arrived is handed on first. At most
+	# receive_budget_ms of it per game frame: a line rendered faster than real time arrives
+	# as a burst of frames, and parsing it all at once would stall the game (and, on a
+	# single-threaded web export, the audio mixed on the same thread).
+	var budget_end := Time.get_ticks_usec() + int(receive_budget_ms * 1000)
+	while _socket.get_available_packet_count() > 0 and Time.get_ticks_usec() < budget_end:
 		var packet := _socket.get_packet()
 		if _socket.was_string_packet():
 			_on_text(packet.get_string_from_utf8())
@@ -168,7 +174,8 @@ func _poll() -> void:
 				frame_received.emit(frame)
 	if state == State.OPEN and _error_event.is_empty():
 		_flush()
-	if _socket.get_ready_state() == WebSocketPeer.STATE_CLOSED:
+	var unread := _socket.get_available_packet_count()
+	if unread == 0 and _socket.get_ready_state() == WebSocketPeer.STATE_CLOSED:
 		_on_closed()
 
 
