@@ -81,7 +81,7 @@ var current_frame: LpmBridgeFrame
 ## How well the face kept up with the voice: speech frames shown, display frames on which
 ## the frame due had not arrived (the face held an older one), and the largest gap between
 ## the heard position and the frame shown, in ms (a frame period or less when on time).
-## voice_underruns: times the voice ran dry mid-line (a starved audio thread).
+## voice_underruns: times the voice ran dry while a line was heard (a starved game loop).
 var stats := {
 	"speech_frames_shown": 0, "stale_display_frames": 0, "max_lag_ms": 0.0, "voice_underruns": 0
 }
@@ -98,6 +98,7 @@ var _next_line_id := 1
 var _await_interrupted := false  # events until INTERRUPTED belong to dropped lines
 var _shown_index := -1
 var _shown_pts := -1
+var _skips_seen := 0  # the voice's underrun count last looked at
 var _smoothed: Dictionary = {}  # ARKit name -> last weight set (rig_mapping.smoothing)
 var _shape_index: Dictionary = {}  # mesh blend shape name -> index (-1: missing)
 
@@ -229,6 +230,7 @@ func _process(_delta: float) -> void:
 	var heard := _voice.heard_position()
 	_finish_heard_lines(heard)  # before the next line's speaking_started
 	var line := _line_heard(heard)
+	_count_underruns(line != null)
 	if line != null and not line.faceless and line.utterance_start >= 0:
 		var clock := line.utterance_start + int(heard) - line.queued_at
 		var due := _frames.take_due(clock)
@@ -236,7 +238,6 @@ func _process(_delta: float) -> void:
 			_show(due)
 			stats["speech_frames_shown"] += 1
 		_measure_lag(clock)
-		stats["voice_underruns"] = _voice.underruns()
 	elif _latest_idle != null:
 		_show(_latest_idle)
 	_latest_idle = null
@@ -279,6 +280,14 @@ func _line_heard(heard: float) -> Line:
 				speaking_started.emit(line.id)
 			return line
 	return null
+
+
+## Count the voice's underruns while a line is heard (between lines they are silence).
+func _count_underruns(in_line: bool) -> void:
+	var skips := _voice.underruns()
+	if in_line and skips > _skips_seen:
+		stats["voice_underruns"] += skips - _skips_seen
+	_skips_seen = skips
 
 
 ## Update `stats` with the gap between the heard position and the frame shown.

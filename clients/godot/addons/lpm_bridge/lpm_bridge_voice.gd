@@ -25,7 +25,7 @@ extends AudioStreamPlayer
 @export var buffer_length_s := 0.5
 ## Silence kept buffered between lines, in seconds: a line starts at most this much after
 ## it is enqueued, and the clock keeps running between lines (the end of a line is heard).
-@export var idle_fill_s := 0.05
+@export var idle_fill_s := 0.1
 
 var sample_rate_hz := 22050
 
