@@ -57,7 +57,7 @@ FACE_CENTER: Final[tuple[float, float]] = (0.5, 0.55)
 # Detection runs on a copy no larger than this (pixels on the long side): fast, and
 # faces below MIN_FACE_PX in the original stay findable with one upsampling.
 DETECT_MAX_SIDE: Final[int] = 1024
-FORMAT_VERSION: Final[str] = "5"
+FORMAT_VERSION: Final[str] = "6"
 
 U8Image = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -78,7 +78,11 @@ class Appearance:
     * ``landmark_basis``: ``(F, 68, 2) float32`` forward landmark displacement per feature;
     * ``head``: ``(3, S, S) float32`` masked head coordinates (``rig.head_maps``) in
       grid_sample's normalised units: one small matmul gives a frame's head warp;
-    * ``head_landmarks``: ``(3, 68) float32`` the same at the landmarks, pixels;
+      The nose is left out of ``head`` (see ``rig.head_maps``):
+    * ``nose``: ``(h, w) float32`` the nose's depth over ``nose_box`` ``(4,) int64``
+      (x0, y0, x1, y1 source pixels), in grid_sample's normalised units;
+    * ``head_landmarks``: ``(3, 68) float32`` the same at the landmarks (nose included),
+      pixels;
     * ``eyes``: ``(2, 11) float32`` eyelid parameters (``rig.eye_params``);
     * ``lips``: ``(2, 17, 2) float32`` dense inner-lip curves (upper, lower), pixels;
       ``lip_basis``: ``(F, 2, 17, 2) float32`` their forward displacement per feature;
@@ -97,6 +101,8 @@ class Appearance:
     field_origin: torch.Tensor
     landmark_basis: torch.Tensor
     head: torch.Tensor
+    nose: torch.Tensor
+    nose_box: torch.Tensor
     head_landmarks: torch.Tensor
     eyes: torch.Tensor
     lips: torch.Tensor
@@ -113,8 +119,11 @@ class Appearance:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "texture", self.image.permute(2, 0, 1).contiguous())
-        # Largest |head coordinate| per row: bounds how far a head turn moves any pixel.
-        object.__setattr__(self, "head_extent", self.head.abs().amax(dim=(1, 2)))
+        # Largest |head coordinate| per row: bounds how far a head turn moves any pixel
+        # (the nose's depth added to z, where it lies in front of the head).
+        extent = self.head.abs().amax(dim=(1, 2))
+        extent[2] += self.nose.abs().max()
+        object.__setattr__(self, "head_extent", extent)
 
     @property
     def nbytes(self) -> int:
@@ -165,8 +174,8 @@ class Appearance:
 
 _TENSOR_FIELDS: Final[tuple[str, ...]] = (
     "image", "landmarks", "points", "field", "field_origin", "landmark_basis", "head",
-    "head_landmarks", "eyes", "lips", "lip_basis", "head_lips", "mouth_box", "mouth_colors",
-    "triangles",
+    "nose", "nose_box", "head_landmarks", "eyes", "lips", "lip_basis", "head_lips", "mouth_box",
+    "mouth_colors", "triangles",
 )  # fmt: skip
 
 
@@ -395,6 +404,7 @@ def build_appearance(
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     lmk = g.landmarks
     lips = rig.lip_curves(g)
+    nose_box, nose = rig.nose_map(g, size)
     px = np.float32(2.0 / (size - 1))  # one pixel in grid_sample's normalised units
     t = torch.from_numpy
     return Appearance(
@@ -408,9 +418,12 @@ def build_appearance(
         landmark_basis=t(np.ascontiguousarray(disp[:, : lm.NUM_LANDMARKS])),
         head=t(
             np.ascontiguousarray(
-                rig.head_maps(g, xs.ravel(), ys.ravel(), size).reshape(3, size, size) * px
+                rig.head_maps(g, xs.ravel(), ys.ravel(), size, nose=False).reshape(3, size, size)
+                * px
             )
         ),
+        nose=t(nose * px),
+        nose_box=t(nose_box),
         head_landmarks=t(rig.head_maps(g, lmk[:, 0].copy(), lmk[:, 1].copy(), size)),
         eyes=t(rig.eye_params(g, crop)),
         mouth_box=t(rig.mouth_box(g, size)),

@@ -91,10 +91,8 @@ FIELD_ORDER: Final[list[int]] = _FIELD_FIRST + [
 _ADDMM_ROWS: Final[int] = 4
 # A prefix of basis rows is read in place when it holds at most this many unused rows.
 PREFIX_SLACK: Final[int] = 4
-# A fully closed lid stops this fraction of the way to the lower lid (the lash line).
-LID_CLOSURE: Final[float] = 1.0
 # Thickness of the lash line carried by the closing lid, fraction of the eye opening.
-LASH: Final[float] = 0.15
+LASH: Final[float] = 0.2
 # Iris travel at full gaze: fraction of the eye half-length (x) and upper-lid height (y).
 GAZE_X: Final[float] = 0.28
 GAZE_Y: Final[float] = 0.3
@@ -283,6 +281,7 @@ class Renderer:
                         flat.expand(k, 2, s * s), back[sl], head.expand(k, 3, s * s), out=cf[sl]
                     )
             cf = cf.view(t, 2, s, s)
+            _add_nose(rows, back, cf)
         else:
             cf = base.expand(t, 2, s, s).clone()
         if bool(feats.abs().max() > 0):
@@ -552,6 +551,18 @@ class _DeviceAppearance:
         eye_basis = app.landmark_basis[:, _EYE_POINTS]
         self.landmark_basis = eye_basis.reshape(eye_basis.shape[0], -1).to(d)
         self.head = app.head.to(d)  # (3, S, S)
+        # The nose's depth over its source box (1, 1, h, w), and the affine map from
+        # full-frame normalised positions to that box's normalised positions.
+        self.nose = app.nose.to(d)[None, None]
+        self.nose_box = tuple(int(v) for v in app.nose_box)
+        bx0, by0, bx1, by1 = self.nose_box
+        self.nose_scale = torch.tensor(
+            [2.0 / (self.px * (bx1 - bx0 - 1)), 2.0 / (self.px * (by1 - by0 - 1))], device=d
+        ).view(1, 2, 1, 1)
+        self.nose_offset = torch.tensor(
+            [(2.0 / self.px - 2.0 * bx0) / (bx1 - bx0 - 1) - 1.0,
+             (2.0 / self.px - 2.0 * by0) / (by1 - by0 - 1) - 1.0], device=d
+        ).view(1, 2, 1, 1)  # fmt: skip
         self.head_landmarks = app.head_landmarks[:, _EYE_POINTS].contiguous().to(d)
         self.eyes = app.eyes.to(d)
         self.lips = app.lips.to(d)
@@ -596,6 +607,39 @@ _PACKED: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
+def _head_reach(rows: _Rows, back: torch.Tensor) -> float:
+    """How far (pixels) this chunk's head turn moves any pixel, bounded from the head basis."""
+    return float((back.abs() * rows.head_extent[:, None, :]).sum(-1).max()) / rows.px + 2.0
+
+
+# The nose's depth per axis of the grid (x: yaw, y: pitch; see rig.NOSE_PITCH).
+_NOSE_AXES: Final[torch.Tensor] = torch.tensor([1.0, rig.NOSE_PITCH])
+
+
+def _add_nose(rows: _Rows, back: torch.Tensor, cf: torch.Tensor) -> None:
+    """Add the nose's part of the head turn into ``cf: (T, 2, S, S)``, in place.
+
+    The head map the grid was built from leaves the nose out: it is evaluated at *output*
+    positions, and a turn carries the whole face ~10-20 px, so a nose bump there would
+    land beside the nose and move it no further than the eyes. Here its depth is read
+    where each output pixel samples the portrait (the nose's own position), one small
+    ``grid_sample`` per run over the nose box grown by the turn's reach.
+    """
+    reach = _head_reach(rows, back)
+    s = rows.size
+    for sl, a in rows.runs:
+        bx0, by0, bx1, by1 = a.nose_box
+        x0, y0 = max(0, int(bx0 - reach)), max(0, int(by0 - reach))
+        x1, y1 = min(s, int(bx1 + reach) + 1), min(s, int(by1 + reach) + 1)
+        region = cf[sl, :, y0:y1, x0:x1]
+        pos = (region * a.nose_scale + a.nose_offset).permute(0, 2, 3, 1)
+        k = sl.stop - sl.start
+        z = F.grid_sample(
+            a.nose.expand(k, -1, -1, -1), pos, "bilinear", "zeros", align_corners=True
+        )
+        region += (back[sl, :, 2] * _NOSE_AXES.to(cf.device))[:, :, None, None] * z
+
+
 def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: torch.Tensor) -> None:
     """Add the face field, sampled at the head-displaced positions, into ``cf: (T, 2, S, S)``.
 
@@ -626,7 +670,7 @@ def _add_face_field(rows: _Rows, feats: torch.Tensor, back: torch.Tensor, cf: to
         elif few:
             basis = basis.index_select(0, used)  # not [used]: 5x slower
         torch.matmul(feats[sl], basis, out=face[sl])
-    reach = float((back.abs() * rows.head_extent[:, None, :]).sum(-1).max()) / rows.px + 2.0
+    reach = _head_reach(rows, back)
     box = rows.field_box
     x0, y0 = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
     x1, y1 = min(rows.size, int(box[2] + reach) + 1), min(rows.size, int(box[3] + reach) + 1)
@@ -725,9 +769,16 @@ def _box_around(points: torch.Tensor, margin: float, size: int) -> tuple[int, in
 
 # (box x0, y0, x1, y1; grid delta (T, 2, rows, cols); (alpha (T, rows, cols), skin (T, 3)))
 _LidPaint = tuple[tuple[int, int, int, int], torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
-# How much of the stretched lid is repainted with the avatar's lid skin colour: the
-# stretched lid crease and eye shadow otherwise read as a smudge.
+# How much of the lid a blink covers is repainted with the avatar's lid skin colour: the
+# stretched lid crease and eye shadow otherwise read as a smudge ...
 LID_SKIN: Final[float] = 0.55
+# ... over the opening and this fraction of the lid above it, at full closure.
+LID_COVER: Final[float] = 0.5
+# Closed lids meet this fraction of the way up the opening: the lower lid rises a little
+# to meet the upper one, covering its own margin (LOWER_MARGIN lash widths below it), so
+# a closed eye is one lash line between skin, not a slit.
+LOWER_RISE: Final[float] = 0.15
+LOWER_MARGIN: Final[float] = 1.0
 
 
 def _eye_field(
@@ -770,7 +821,11 @@ def _eye_field(
     prof = (1 - u * u).clamp_min(0)
     k = m[:, [_BLINK[e] for e in eyes], None, None]  # (T, E, 1, 1)
     vu, vl = h_up * prof, -h_lo * prof
-    v_lid = vu - k * LID_CLOSURE * (vu - vl)
+    # The lids meet LOWER_RISE of the way up the opening: the upper lid slides down to it,
+    # the lower lid rises to it.
+    v_meet = vl + LOWER_RISE * (vu - vl)
+    v_lid = vu - k * (vu - v_meet)
+    v_low = vl + k * (v_meet - vl)
     v_top = vu + lid * prof
     lash = LASH * (h_up + h_lo) * prof
     above = v - v_lid - lash
@@ -784,12 +839,19 @@ def _eye_field(
     gz = m[:, [c for e in eyes for c in _GAZE[e]]].view(len(m), len(eyes), 4, 1, 1)
     gx = (gz[:, :, 0] - gz[:, :, 1]) * GAZE_X * half
     gy = (gz[:, :, 3] - gz[:, :, 2]) * GAZE_Y * h_up
-    win = prof * prof * ((v - vl) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
+    win = prof * prof * ((v - v_low) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
     delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=2) * rows.px
     # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
     feather = 1.5 * rows.size / 256  # pixels
     covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
-    covered = covered * ((vu + 0.5 - v) / feather).clamp(0, 1)
+    # ... and up the stretched lid as it closes, fading out (stretched crease, eye shadow
+    # and lashes read as a smudge).
+    reach = LID_COVER * k * (v_top - vu)
+    covered = covered * ((vu + 0.5 + reach - v) / (feather + reach)).clamp(0, 1)
+    # The risen lower lid, over the lower lid's own margin (one lash line is left).
+    lower = ((v_low - v) / feather).clamp(0, 1)
+    lower = lower * ((v - vl + LOWER_MARGIN * lash) / feather).clamp(0, 1)
+    covered = torch.maximum(covered, lower)
     covered = covered * (4 * k).clamp(max=1)
     alpha = LID_SKIN * covered * (prof > 0)
     skin = p[:, :, rig.EYE_SKIN]

@@ -741,39 +741,91 @@ def mouth_colors(image: npt.NDArray[np.uint8], g: FaceGeometry) -> FloatArray:
     return out
 
 
-# Relief of the head model (fractions of the head half-width). A real head is deeper
-# (~1.0 and ~0.3), but 2D warping cannot show what rotation hides, so a flatter relief
-# keeps identity within the 0.30 embedding budget at 15 degrees (bench/face_quality.py).
+# Relief of the head model (fractions of the head half-width). The ellipsoid is kept
+# flatter than a real head (~1.0): a 2D warp cannot show what rotation hides, and a flatter
+# cheek keeps identity within the 0.30 embedding budget at 15 degrees. The nose is as
+# deep as a real one (its tip ~0.45 inter-ocular distances ahead of the eyes), so a turn
+# carries it ahead of the face: +-15 deg of yaw moves it 0.25-0.31 inter-ocular distances
+# relative to the eyes, re-detected (bench/face_quality.py; 0.10-0.19 with the 0.12 nose
+# of before, which the backward map also evaluated beside the nose, see ``nose_map``).
 HEAD_DEPTH: Final[float] = 0.5
-NOSE_DEPTH: Final[float] = 0.12
+NOSE_DEPTH: Final[float] = 0.45
 HEAD_PIVOT: Final[float] = 0.6
+# The nose ridge's depth at the bridge (27), as a fraction of its depth at the tip.
+NOSE_BRIDGE: Final[float] = 0.3
+# Share of the nose's depth used for pitch: a nose moving up and down across the face
+# stretches the upper lip and brow, which moved dlib's identity embedding past 0.30 at
+# 15 deg with the full depth; a quarter keeps it as before (0.27 vs 0.29 on the bundled
+# portrait) and still tilts visibly.
+NOSE_PITCH: Final[float] = 0.25
 
 
-def head_maps(g: FaceGeometry, xs: FloatArray, ys: FloatArray, size: int) -> FloatArray:
+def head_maps(
+    g: FaceGeometry, xs: FloatArray, ys: FloatArray, size: int, nose: bool = True
+) -> FloatArray:
     """Masked head coordinates ``(3, N)`` = m * (x - cx, y - cy, z + pivot) at ``xs, ys``.
 
     Rotating these by a head rotation gives the head warp: an ellipsoid head with a
-    nose bump turning about a pivot behind the face, masked to fade to zero well
-    inside the frame so the background bends but never tears.
+    nose ridge turning about a pivot behind the face, masked to fade to zero well
+    inside the frame so the background bends but never tears. ``nose=False`` leaves
+    the nose out: the renderer's dense backward map adds it where the nose *lands*
+    (``nose_map``), not where it was, or a turn would carry it no further than the eyes.
     """
-    p = g.landmarks
-    cx = float(p[:, 0].mean())
-    cy = float(p[lm.CHIN, 1] - 0.5 * g.height)
-    rx = 0.55 * float(np.linalg.norm(p[16] - p[0]))
-    ry = 0.75 * g.height
+    cx, cy, rx, ry = _head_frame(g)
     dx, dy = (xs - cx) / rx, (ys - cy) / ry
     z = HEAD_DEPTH * rx * np.sqrt(np.clip(1 - dx**2 - dy**2, 0, None))
-    nose = p[lm.NOSE_TIP]
-    z += (
-        NOSE_DEPTH
-        * rx
-        * np.exp(-((xs - nose[0]) ** 2 + (ys - nose[1]) ** 2) / (2 * (0.12 * g.height) ** 2))
-    )
+    if nose:
+        z += NOSE_DEPTH * rx * _nose_relief(g, xs, ys)
     r = np.sqrt(dx**2 + ((ys - cy + 0.15 * g.height) / ry) ** 2)
     m = _smoothstep(1.9, 1.15, r)
     border = np.minimum(np.minimum(xs, size - 1 - xs), np.minimum(ys, size - 1 - ys))
     m *= _smoothstep(0.0, 0.1 * size, border)
     return np.stack([m * (xs - cx), m * (ys - cy), m * (z + HEAD_PIVOT * rx)]).astype(np.float32)
+
+
+def _head_frame(g: FaceGeometry) -> tuple[float, float, float, float]:
+    """Centre and radii ``(cx, cy, rx, ry)`` of the head ellipsoid, pixels."""
+    p = g.landmarks
+    rx = 0.55 * float(np.linalg.norm(p[16] - p[0]))
+    return float(p[:, 0].mean()), float(p[lm.CHIN, 1] - 0.5 * g.height), rx, 0.75 * g.height
+
+
+def nose_map(g: FaceGeometry, size: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """The nose's depth over a source box: ``(x0, y0, x1, y1)`` and ``(y1 - y0, x1 - x0)``
+    pixels of depth in front of the head ellipsoid (``head_maps`` with ``nose=False``
+    leaves it out). Zero at the box's edges."""
+    p, h = g.landmarks, g.height
+    lo = p[27:36].min(axis=0) - np.array([0.12 * h, 0.08 * h])
+    hi = p[27:36].max(axis=0) + np.array([0.12 * h, 0.16 * h])
+    box = np.clip(np.concatenate([np.floor(lo), np.ceil(hi)]), 0, size - 1).astype(np.int64)
+    ys, xs = np.mgrid[box[1] : box[3] + 1, box[0] : box[2] + 1].astype(np.float32)
+    rx = _head_frame(g)[2]
+    z = NOSE_DEPTH * rx * _nose_relief(g, xs.ravel(), ys.ravel()).reshape(xs.shape)
+    # The head mask is 1 this close to the face; only fade the box's own edges to zero.
+    edge = np.minimum.reduce([xs - box[0], box[2] - xs, ys - box[1], box[3] - ys])
+    z *= _smoothstep(0.0, 3.0, edge)
+    return np.array([box[0], box[1], box[2] + 1, box[3] + 1], dtype=np.int64), z.astype(np.float32)
+
+
+def _nose_relief(g: FaceGeometry, xs: FloatArray, ys: FloatArray) -> FloatArray:
+    """The nose as a ridge ``(N,)`` in 0..1: from a little at the bridge (27) to 1 at the
+    tip (30), as wide as the nostrils (31-35) at the bottom, gone just below them. The
+    whole nose (tip, nostrils, sides) moves as one under a turn, as a real one does."""
+    p = g.landmarks
+    top, tip = p[27], p[lm.NOSE_TIP]
+    base_y = float(p[33, 1])
+    length = max(float(base_y - top[1]), 1.0)
+    t = np.clip((ys - top[1]) / length, 0.0, None)  # 0 bridge .. 1 nostril base
+    along = np.where(t <= 1.0, NOSE_BRIDGE + (1 - NOSE_BRIDGE) * t, 0.0)
+    below = np.exp(-(((ys - base_y) / (0.05 * g.height)) ** 2) / 2)
+    along = np.where(t > 1.0, below, along) * (ys >= top[1] - 0.05 * g.height)
+    ridge_x = np.interp(ys, [top[1], tip[1]], [top[0], tip[0]])
+    half_w = 0.25 * float(p[35, 0] - p[31, 0]) + np.clip(t, 0, 1) * 0.35 * float(
+        p[35, 0] - p[31, 0]
+    )
+    across = np.exp(-(((xs - ridge_x) / np.maximum(half_w, 1.0)) ** 2) / 2)
+    out: FloatArray = (along * across).astype(np.float32)
+    return out
 
 
 def _smoothstep(edge0: float, edge1: float, x: FloatArray) -> FloatArray:
