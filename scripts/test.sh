@@ -2,7 +2,8 @@
 # Set up a fresh checkout and run the whole test suite: the README's test command.
 #
 # Installs the Debian speech synthesisers the voice tests use (espeak-ng, flite) and the
-# C# compiler and runtime that compile and exercise the Unity package (mono-mcs) when missing,
+# C# compiler and runtime that compile and exercise the Unity package (mono-mcs) and the
+# headless Chromium that runs the Godot 4 demo in the official web build, when missing,
 # makes .venv, installs the CPU build of torch FIRST (a bare `torch`
 # requirement would pull a multi-GB CUDA build), then the package with its dev extras,
 # then runs ruff, mypy --strict and pytest.
@@ -15,6 +16,7 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
   || need_apt+=(libespeak-ng1)
 command -v flite >/dev/null 2>&1 || need_apt+=(flite)
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)  # compiles the Unity package (tests/clients)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # runs the Godot 4 web demo (tests/clients)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
