@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from lpm_bridge import landmarks as lm
 from lpm_bridge import rig
@@ -326,7 +326,8 @@ def align_crop(image: U8Image, points: FloatArray, size: int) -> tuple[U8Image, 
     """Rotate eyes level, scale the face to ``FACE_FRACTION`` of ``size``, crop square.
 
     Returns the ``(size, size, 3)`` crop and the landmarks mapped into it. Where the crop
-    runs past the portrait the edge pixels are repeated (no black borders to warp).
+    runs past the portrait it is filled by reflecting the portrait at its edge, softened
+    with distance (``_beyond_edge``): no black borders to warp and no smeared streaks.
     """
     right, left = _eye_centers(points)
     angle = math.atan2(float(left[1] - right[1]), float(left[0] - right[0]))
@@ -347,14 +348,64 @@ def align_crop(image: U8Image, points: FloatArray, size: int) -> tuple[U8Image, 
     a = rot.T / scale
     off = center_in - a @ out_c
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]]) @ a.T + off
-    pad = int(max(0.0, -corners.min(), (corners - np.array(img.size)).max())) + 2
-    arr = np.pad(np.asarray(img), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    outside = max(0.0, -corners.min(), (corners - np.array(img.size)).max())
+    crop = _affine(img, a, off, size, int(outside) + 2)
+    if outside > 0:
+        crop = _beyond_edge(img, crop, a, off, size, BORDER_SOFTEN * size * FACE_FRACTION / scale)
+    out_pts = (points - off) @ np.linalg.inv(a).T
+    return crop, out_pts.astype(np.float32)
+
+
+# Beyond the portrait's edge the reflection fades into a blurred copy of itself over this
+# fraction of the face height: mirrored features (a second chin, half a mirrored ear)
+# soften into plausible background instead of reading as a copy.
+BORDER_SOFTEN: Final[float] = 0.35
+
+
+def _affine(
+    img: Image.Image, a: npt.NDArray[np.float64], off: npt.NDArray[np.float64], size: int, pad: int
+) -> U8Image:
+    """``(size, size, 3)`` output pixel ``o`` = ``img`` at ``a @ o + off`` (bicubic), the
+    portrait reflected at its edges (``pad`` pixels of reflection are enough)."""
+    arr = np.pad(np.asarray(img), ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
     data = (a[0, 0], a[0, 1], off[0] + pad, a[1, 0], a[1, 1], off[1] + pad)
-    crop = Image.fromarray(arr).transform(
+    out = Image.fromarray(arr).transform(
         (size, size), Image.Transform.AFFINE, data, resample=Image.Resampling.BICUBIC
     )
-    out_pts = (points - off) @ np.linalg.inv(a).T
-    return np.asarray(crop, dtype=np.uint8), out_pts.astype(np.float32)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def _beyond_edge(
+    img: Image.Image,
+    crop: U8Image,
+    a: npt.NDArray[np.float64],
+    off: npt.NDArray[np.float64],
+    size: int,
+    fade: float,
+) -> U8Image:
+    """``crop`` with its pixels beyond the portrait's edge blended toward a blurred
+    reflection, by their distance past the edge over ``fade`` input pixels. The blurred
+    copy is made from a small version of the portrait: cheap at any portrait size."""
+    f = max(1, int(fade / 8))
+    small = img.reduce(f) if f > 1 else img
+    blur = max(1.0, fade / f / 4)
+    sa, soff = a / f, off / f
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]]) @ sa.T + soff
+    pad = int(max(0.0, -corners.min(), (corners - np.array(small.size)).max()) + 3 * blur) + 2
+    padded = np.pad(np.asarray(small), ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    soft_img = Image.fromarray(padded).filter(ImageFilter.GaussianBlur(blur))
+    data = (sa[0, 0], sa[0, 1], soff[0] + pad, sa[1, 0], sa[1, 1], soff[1] + pad)
+    soft = np.asarray(
+        soft_img.transform((size, size), Image.Transform.AFFINE, data, Image.Resampling.BILINEAR)
+    )
+    c = np.arange(size, dtype=np.float32) + np.float32(0.5)
+    ix = np.float32(a[0, 0]) * c[None, :] + np.float32(a[0, 1]) * c[:, None] + np.float32(off[0])
+    iy = np.float32(a[1, 0]) * c[None, :] + np.float32(a[1, 1]) * c[:, None] + np.float32(off[1])
+    w, h = img.size
+    past = np.hypot(np.maximum(np.maximum(-ix, ix - w), 0), np.maximum(np.maximum(-iy, iy - h), 0))
+    t = np.minimum(past * np.float32(1.0 / fade), np.float32(1.0))[..., None]
+    out = crop + t * (soft.astype(np.float32) - crop)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 # ---------------------------------------------------------------- encoding
