@@ -405,7 +405,8 @@ def _beyond_edge(
     past = np.hypot(np.maximum(np.maximum(-ix, ix - w), 0), np.maximum(np.maximum(-iy, iy - h), 0))
     t = np.minimum(past * np.float32(1.0 / fade), np.float32(1.0))[..., None]
     out = crop + t * (soft.astype(np.float32) - crop)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    blended: U8Image = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return blended
 
 
 # ---------------------------------------------------------------- encoding
