@@ -20,12 +20,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from lpm_bridge import __version__
 from lpm_bridge._proto import bridge_pb2 as pb
@@ -61,6 +61,7 @@ from lpm_bridge.session_types import (
 )
 
 log = logging.getLogger(__name__)
+SERVICE = pb.DESCRIPTOR.services_by_name["Bridge"].full_name  # "lpm.bridge.v1.Bridge"
 VISEME_NAMES_FALLBACK = ("sil",)
 
 
@@ -103,10 +104,10 @@ def error_response(error: LPMError) -> pb.PerformResponse:
     )
 
 
-def _undecodable(error: DecodeError) -> InvalidInputError:
-    """A request message that is not a PerformRequest (gRPC's deserializer raised)."""
+def _undecodable(error: DecodeError, name: str = "PerformRequest") -> InvalidInputError:
+    """A request message that is not a ``name`` (gRPC's deserializer raised)."""
     return InvalidInputError(
-        f"request: a message is not a valid PerformRequest (protobuf decode failed: {error})",
+        f"request: a message is not a valid {name} (protobuf decode failed: {error})",
         field="request",
     )
 
@@ -515,5 +516,70 @@ async def _abort_quietly(
         await context.abort(code, message)
 
 
+@dataclass(frozen=True)
+class _Undecodable:
+    """A unary request gRPC could not decode, handed to the method instead of the request."""
+
+    error: DecodeError
+    name: str  # the request message's type, e.g. "GetServerInfoRequest"
+
+
+_Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+# The unary methods: request and response types. Their requests are decoded by
+# _tolerant_deserializer (see add_to_server).
+_UNARY_TYPES: dict[str, tuple[type[Message], type[Message]]] = {
+    "RegisterAvatar": (pb.RegisterAvatarRequest, pb.Avatar),
+    "ListAvatars": (pb.ListAvatarsRequest, pb.ListAvatarsResponse),
+    "DeleteAvatar": (pb.DeleteAvatarRequest, pb.DeleteAvatarResponse),
+    "GetServerInfo": (pb.GetServerInfoRequest, pb.ServerInfo),
+}
+
+
+def _tolerant_deserializer(request_type: type[Message]) -> Callable[[bytes], object]:
+    """``request_type.FromString`` that returns an ``_Undecodable`` instead of raising."""
+
+    def deserialize(data: bytes) -> object:
+        try:
+            return request_type.FromString(data)
+        except DecodeError as e:
+            return _Undecodable(e, request_type.__name__)
+
+    return deserialize
+
+
+def _checked(method: _Unary) -> _Unary:
+    """``method``, answering INVALID_ARGUMENT naming ``request`` to an ``_Undecodable``."""
+
+    async def unary(request: object, context: grpc.aio.ServicerContext) -> Message:
+        if isinstance(request, _Undecodable):
+            await context.abort(*status_of(_undecodable(request.error, request.name)))
+        return await method(request, context)
+
+    return unary
+
+
 def add_to_server(servicer: BridgeServicer, server: Any) -> None:
-    pb_grpc.add_BridgeServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    """Register the Bridge service, as the generated ``add_BridgeServicer_to_server`` does,
+    but with tolerant deserializers for the unary methods.
+
+    gRPC decodes a unary request before the method runs, and a request that is not a
+    protobuf then ends UNKNOWN ("Unexpected <class DecodeError>") with a traceback in the
+    log. Here the method gets the failure and answers INVALID_ARGUMENT naming ``request``.
+    Perform needs no such help: a stream's deserializer raises into the request iterator,
+    where run_perform catches it.
+    """
+    handlers = {
+        "Perform": grpc.stream_stream_rpc_method_handler(
+            servicer.Perform,
+            request_deserializer=pb.PerformRequest.FromString,
+            response_serializer=pb.PerformResponse.SerializeToString,
+        )
+    }
+    for name, (request_type, response_type) in _UNARY_TYPES.items():
+        handlers[name] = grpc.unary_unary_rpc_method_handler(
+            _checked(getattr(servicer, name)),
+            request_deserializer=_tolerant_deserializer(request_type),
+            response_serializer=response_type.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -138,13 +138,6 @@ def test_the_daemon_logged_no_traceback(run: FuzzRun) -> None:
     assert not crash_signs(run.log), "\n".join(crash_signs(run.log)[:10])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18: a unary request that is not a protobuf ends UNKNOWN ('Unexpected "
-    "<class DecodeError>') with a traceback in the log; gRPC's deserializer raises before "
-    "the servicer runs (Perform catches it; RegisterAvatar, DeleteAvatar, ListAvatars and "
-    "GetServerInfo do not)",
-)
 async def test_undecodable_unary_requests_are_invalid_argument(
     fuzz_daemon: tuple[Daemon, str],
 ) -> None:
