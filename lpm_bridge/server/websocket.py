@@ -33,10 +33,14 @@ Closing: after a call's final message (the avatar, an error, the last frame of a
 session) the server waits for the client to close, up to ``close_linger_s``, and only then
 closes itself. Godot's WebSocketPeer drops messages that arrive together with a close
 (godotengine/godot#107442); a client should close once it has read the final message.
+When the daemon stops, the gateway closes each connection still open with the code its call
+ended with (1000, or 4000 + status), or 4014 UNAVAILABLE if its call is still running.
 
 Limits (``GatewayOptions``): a first-message timeout, a cap on open connections (HTTP 503
 at the handshake beyond it), a bounded read-ahead of audio (``_ReadAhead``: an interrupt
 overtakes the audio read ahead), and throttled connection-error logs (log_throttle.py).
+Long text messages are parsed off the event loop, within bounds on their JSON
+(``PARSE_OFF_LOOP_CHARS``, ``MAX_TEXT_FIELD_CHARS``, ``MAX_JSON_COMMAS``).
 """
 
 from __future__ import annotations
@@ -48,15 +52,19 @@ import logging
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
+import grpc
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge.errors import DeadlineExceededError, InvalidInputError, LPMError, NotFoundError
@@ -81,6 +89,26 @@ _LIBRARY_QUEUE: Final[tuple[int, int]] = (0, 0)
 # hold megabytes (minutes of audio) the gateway has not read, out of an interrupt's reach.
 # Linux doubles it: 128 KiB, 4 s of audio at 16 kHz.
 _SOCKET_RECEIVE_BUFFER: Final[int] = 64 * 1024
+# Text messages longer than this are parsed in a worker thread (_PARSE_THREADS of them),
+# off the event loop, so every other session's frames stay on time: an 8 MiB one took
+# 1.2 s, and three at once stalled a live session's frames for 1.9 s. Every message a
+# client sends but a portrait is far shorter, and is parsed in place.
+PARSE_OFF_LOOP_CHARS: Final[int] = 64 * 1024
+_PARSE_THREADS: Final[int] = 2  # their own: a flood of big messages never delays the store's
+# protobuf's JSON parser checks a string field with a regular expression that holds the GIL
+# (0.5 s for 8 MiB: no thread helps), so a longer one is refused before it runs. The longest
+# legitimate one is an avatar name (128 characters); bytes fields (base64) are not text.
+MAX_TEXT_FIELD_CHARS: Final[int] = 1024
+# JSON values in one message, bounded by counting its commas before parsing: json.loads holds
+# the GIL for the whole message (0.3 s for 8 MiB of numbers) and protobuf's parser walks each
+# value in Python (5 s). A real request has a dozen.
+MAX_JSON_COMMAS: Final[int] = 1024
+# The close of a connection whose call is still running when the gateway stops: 4014.
+SHUTDOWN_REASON: Final[str] = "server is shutting down; retry on a running server"
+_SHUTDOWN_CLOSE: Final[tuple[int, str]] = (
+    CLOSE_CODE_BASE + grpc.StatusCode.UNAVAILABLE.value[0],
+    SHUTDOWN_REASON,
+)
 
 
 @dataclass(frozen=True)
@@ -143,7 +171,11 @@ _Request = TypeVar("_Request", pb.PerformRequest, pb.RegisterAvatarRequest)
 
 
 def _parse(text: str, request: _Request) -> _Request:
-    """``text`` (protobuf JSON) into ``request``; bad JSON is an InvalidInputError naming it."""
+    """``text`` (protobuf JSON) into ``request``; bad JSON is an InvalidInputError naming it.
+
+    ``json_format.Parse`` in steps, so that the limits (``MAX_JSON_COMMAS``,
+    ``MAX_TEXT_FIELD_CHARS``) are checked before the costly ones.
+    """
     name = type(request).__name__
     # The mapping would read `[]` or `null` as an empty request; a message is one object.
     if not text.lstrip(" \t\r\n").startswith("{"):
@@ -151,13 +183,65 @@ def _parse(text: str, request: _Request) -> _Request:
             f"message: a {name} is one JSON object ({{...}}), got {text[:20]!r}",
             field="message",
         )
+    commas = text.count(",")
+    if commas > MAX_JSON_COMMAS:
+        raise InvalidInputError(
+            f"message: {commas} commas; a {name} has at most {MAX_JSON_COMMAS} JSON values",
+            field="message",
+        )
     try:
-        json_format.Parse(text, request)
-    except (json_format.ParseError, json.JSONDecodeError) as e:
+        tree = json.loads(text, object_pairs_hook=_object)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInputError(f"message: not JSON: {e}", field="message") from e
+    _check_text_fields(tree, request.DESCRIPTOR, "")
+    try:
+        json_format.ParseDict(tree, request)
+    except json_format.ParseError as e:
         raise InvalidInputError(
             f"message: not a {name} in protobuf JSON: {e}", field="message"
         ) from e
     return request
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key twice is an error (as in ``json_format.Parse``)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        raise ValueError("a key appears twice in one object")
+    return obj
+
+
+def _check_text_fields(tree: dict[str, Any], descriptor: Descriptor, prefix: str) -> None:
+    """Refuse a string field over ``MAX_TEXT_FIELD_CHARS``, naming it (see there)."""
+    for key, value in tree.items():
+        fd = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
+        if fd is None:
+            continue  # an unknown field: json_format names it
+        path = prefix + fd.name
+        for item in value if isinstance(value, list) else [value]:
+            if fd.message_type is not None and isinstance(item, dict):
+                _check_text_fields(item, fd.message_type, path + ".")
+            elif fd.type == FieldDescriptor.TYPE_STRING and _too_long(item):
+                raise InvalidInputError(
+                    f"{path} is {len(item)} characters; a text field has at most "
+                    f"{MAX_TEXT_FIELD_CHARS}",
+                    field=path,
+                )
+
+
+def _too_long(item: object) -> bool:
+    return isinstance(item, str) and len(item) > MAX_TEXT_FIELD_CHARS
+
+
+@dataclass
+class _Connection:
+    """What the gateway keeps of one open connection."""
+
+    # The code and reason to close it with at shutdown: those its call ended with, once
+    # its final message is sent (``_linger``), else 4014 UNAVAILABLE.
+    close: tuple[int, str] = _SHUTDOWN_CLOSE
+    # Run once the connection is closed (the session's close: its slot is freed at once).
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
 
 class WebSocketGateway:
@@ -178,8 +262,10 @@ class WebSocketGateway:
         self.max_message_bytes = max_message_bytes
         self.options = options or GatewayOptions()
         self._server: Server | None = None
-        self._connections: set[ServerConnection] = set()  # counted from the handshake on
+        # Counted from the handshake on.
+        self._connections: dict[ServerConnection, _Connection] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self._parser = ThreadPoolExecutor(_PARSE_THREADS, thread_name_prefix="lpm-ws-parse")
         self._log = throttled_logger(f"{__name__}.connections", self.options.log_interval_s)
 
     @property
@@ -210,12 +296,22 @@ class WebSocketGateway:
         return port
 
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        """Stop listening; close each open connection with its documented code (the one its
+        call ended with, else 4014 UNAVAILABLE; never the library's 1001); wait for every
+        handler to return."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close(close_connections=False)  # stop accepting; the closes are ours
+            closes = [
+                ws.close(*conn.close)
+                for ws, conn in list(self._connections.items())
+                if ws.state is State.OPEN
+            ]
+            await asyncio.gather(*closes, return_exceptions=True)
+            await server.wait_closed()
         for task in list(self._watchers):
             task.cancel()
+        self._parser.shutdown(wait=False, cancel_futures=True)
 
     # ----------------------------------------------------------------- admission
     def _admit_connection(self, ws: ServerConnection, request: Request) -> Response | None:
@@ -229,7 +325,7 @@ class WebSocketGateway:
             )
             response.headers["Retry-After"] = "1"
             return response
-        self._connections.add(ws)
+        self._connections[ws] = _Connection()
         watcher = asyncio.create_task(self._release_when_closed(ws))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
@@ -239,7 +335,19 @@ class WebSocketGateway:
         try:
             await ws.wait_closed()
         finally:
-            self._connections.discard(ws)
+            conn = self._connections.pop(ws, None)
+            for callback in conn.on_close if conn is not None else ():
+                callback()
+
+    async def _decode(
+        self, message: str | bytes, decode: Callable[[str | bytes], _Request]
+    ) -> _Request:
+        """``decode(message)``, in a parse thread if it is a long text (PARSE_OFF_LOOP_CHARS).
+        Each connection awaits one message's decode before reading the next: order is kept."""
+        if isinstance(message, str) and len(message) > PARSE_OFF_LOOP_CHARS:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._parser, decode, message)
+        return decode(message)
 
     # ----------------------------------------------------------------- calls
     async def _handle(self, ws: ServerConnection) -> None:
@@ -281,7 +389,7 @@ class WebSocketGateway:
                 "(the config timeout)",
                 field="message",
             ) from None
-        avatar = await self.servicer.register_avatar(decode_register(message))
+        avatar = await self.servicer.register_avatar(await self._decode(message, decode_register))
         reply = json_format.MessageToDict(avatar, preserving_proto_field_name=True, **_JSON)
         await ws.send(json.dumps({"avatar": reply}))
 
@@ -296,12 +404,21 @@ class WebSocketGateway:
             self.servicer.limits.max_pending_audio_s,
             draining=lambda: self.servicer.draining,
             log=self._log,
+            decode=lambda message: self._decode(message, decode_request),
         )
+
+        def on_open(session: LiveSession) -> None:
+            inbox.attach(session)
+            # A client that closes frees its session (and its slot) at once, not when the
+            # next frame fails to send (gRPC: context.add_done_callback).
+            if (conn := self._connections.get(ws)) is not None:
+                conn.on_close.append(session.close)
+
         killed: list[LPMError] = []
         reader = asyncio.create_task(inbox.read())
         try:
             responses = self.servicer.run_perform(
-                inbox.requests(), on_open=inbox.attach, on_kill=killed.append
+                inbox.requests(), on_open=on_open, on_kill=killed.append
             )
             try:
                 async for response in responses:
@@ -333,8 +450,10 @@ class WebSocketGateway:
 
         Closing at once would put the close frame right behind the final message, and
         Godot's WebSocketPeer drops messages that arrive with a close. Anything the client
-        still sends meanwhile is read and ignored.
+        still sends meanwhile is read and ignored. A shutdown meanwhile closes with ``code``.
         """
+        if (conn := self._connections.get(ws)) is not None:
+            conn.close = (code, reason)
         with contextlib.suppress(TimeoutError, ConnectionClosed):
             async with asyncio.timeout(self.options.close_linger_s):
                 async for _ in ws:
@@ -382,8 +501,10 @@ class _ReadAhead:
         max_pending_audio_s: float,
         draining: Callable[[], bool],
         log: logging.Logger,
+        decode: Callable[[str | bytes], Awaitable[pb.PerformRequest]],
     ) -> None:
         self._ws = ws
+        self._decode = decode  # decode_request, long texts in a parse thread
         self._read_ahead = read_ahead_bytes
         self._max_pending_s = max_pending_audio_s
         self._draining = draining
@@ -408,7 +529,7 @@ class _ReadAhead:
                 while self._audio_bytes >= self._read_ahead:
                     self._taken.clear()
                     await self._taken.wait()
-                self._put(decode_request(await self._ws.recv()))
+                self._put(await self._decode(await self._ws.recv()))
         except ConnectionClosedOK:
             self._end(None)  # the client closed: the end of its requests
         except (LPMError, ConnectionClosed) as e:

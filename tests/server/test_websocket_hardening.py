@@ -9,30 +9,36 @@ clients are real WebSocket clients. test_websocket_e2e.py checks the daemon's de
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import hashlib
 import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 from bridge_fakes import FakeBackend
+from google.protobuf import json_format
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge.engine import Engine, EngineOptions
 from lpm_bridge.errors import NoFaceError
 from lpm_bridge.server.avatars import AvatarStore
 from lpm_bridge.server.servicer import BridgeServicer, ServerLimits
-from lpm_bridge.server.websocket import GatewayOptions, WebSocketGateway
+from lpm_bridge.server.websocket import SHUTDOWN_REASON, GatewayOptions, WebSocketGateway
 
 pytestmark = pytest.mark.timeout(60)
 SR = 16000
 PERFORM, REGISTER = "/v1/perform", "/v1/register_avatar"
+T = TypeVar("T")
 CONFIG = json.dumps({"config": {"sample_rate_hz": SR, "encoding": "FRAME_ENCODING_NONE"}})
 
 
@@ -351,3 +357,139 @@ async def test_an_error_is_sent_then_the_server_waits_before_closing_with_the_st
             await read_all(ws)
             assert 0.7 < time.monotonic() - t0 < 3
         assert ws.close_code == 4003 and "config.sample_rate_hz" in (ws.close_reason or "")
+
+
+# ------------------------------------------------------------ issue 18: fuzz findings
+async def _worst_stall(work: Awaitable[T]) -> tuple[T, float]:
+    """``work``'s result, and the event loop's longest stall meanwhile (a 5 ms ticker)."""
+    worst = 0.0
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            worst, last = max(worst, now - last), now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        result = await work
+    finally:
+        ticking.cancel()
+    return result, worst
+
+
+async def test_long_text_messages_do_not_stall_the_event_loop(tmp_path: Path) -> None:
+    """Three 8 MiB text messages at once (a huge avatar id): protobuf's JSON parser takes
+    about a second on one, which stalled every session's frames when the gateway parsed on
+    the event loop. The loop's longest stall stays far below one such parse, and each call
+    ends INVALID_ARGUMENT naming the field."""
+    big = json.dumps({"config": {"sample_rate_hz": SR, "avatar_id": "x" * (8 * 2**20 - 200)}})
+    t0 = time.perf_counter()
+    json_format.Parse(big, pb.PerformRequest())
+    one_parse = time.perf_counter() - t0  # on this machine, now: the stall before the fix
+
+    async def call(url: str) -> list[tuple[int, str]]:
+        async with connect(url + PERFORM, max_size=None) as ws:
+            await ws.send(big)
+            return errors(await read_all(ws))
+
+    async with serving(tmp_path, close_linger_s=0.1) as (_, url):
+        results, worst = await _worst_stall(asyncio.gather(*(call(url) for _ in range(3))))
+    assert results == [[(3, "config.avatar_id")]] * 3
+    assert worst < one_parse / 3, f"the loop stalled {worst:.2f} s (one parse: {one_parse:.2f} s)"
+
+
+async def test_long_text_messages_keep_their_order_and_content(tmp_path: Path) -> None:
+    """Text messages over 64 KiB are parsed in a thread: they still reach the session in
+    the order sent, between short ones parsed in place, and decode to the same bytes."""
+    image = b"FACE" + np.random.default_rng(1).bytes(3 * 2**20)
+    register = json.dumps({"portrait_image": base64.b64encode(image).decode()})
+    audio = json.dumps({"audio": {"pcm": base64.b64encode(noise(3.0)).decode()}})  # 128 KiB
+    async with serving(tmp_path) as (_, url):
+        async with connect(url + REGISTER, max_size=None) as ws:
+            await ws.send(register)
+            avatar = json.loads(await asyncio.wait_for(ws.recv(), 10))["avatar"]
+        assert avatar["content_sha256"] == hashlib.sha256(image).hexdigest()
+        async with connect(url + PERFORM) as ws:
+            await ws.send(CONFIG)
+            await ws.send(audio)  # parsed in a thread ...
+            await ws.send(noise(1.0))  # ... binary and end_of_utterance must wait for it
+            await ws.send(json.dumps({"end_of_utterance": {}}))
+            ends: list[int] = []
+            async with asyncio.timeout(20):
+                while not ends:
+                    message = await ws.recv()
+                    if isinstance(message, str) and "UTTERANCE_END" in message:
+                        ends.append(int(json.loads(message)["event"]["pts_samples"]))
+    assert ends[0] >= 4 * SR, f"the utterance ended at {ends[0] / SR:.2f} s, not after 4 s"
+
+
+@pytest.mark.parametrize(
+    ("request_json", "field"),
+    [
+        ({"portrait_image": "RkFDRQ==", "sizes": [256] * 2000}, "message"),  # 1999 commas
+        ({"portrait_image": "RkFDRQ==", "name": "n" * 2000}, "name"),
+    ],
+)
+async def test_json_bounds_are_invalid_argument_naming_the_field(
+    tmp_path: Path, request_json: dict[str, Any], field: str
+) -> None:
+    """Past MAX_JSON_COMMAS or MAX_TEXT_FIELD_CHARS a message is refused before parsing."""
+    async with serving(tmp_path, close_linger_s=0.1) as (_, url), connect(url + REGISTER) as ws:
+        await ws.send(json.dumps(request_json))
+        assert errors(await read_all(ws)) == [(3, field)]
+
+
+async def test_shutdown_closes_each_connection_with_its_documented_code(tmp_path: Path) -> None:
+    """The gateway's close: a drained session's connection 1000, a failed call's 4000 +
+    status, a call still running 4014 (never the websockets library's 1001), at once
+    rather than after the linger."""
+    limits = ServerLimits(config_timeout_s=30)
+    async with (
+        serving(tmp_path, limits, close_linger_s=30) as (gw, url),
+        connect(url + PERFORM) as drained,
+        connect(url + PERFORM) as failed,
+        connect(url + REGISTER) as waiting,
+    ):
+        await drained.send(CONFIG)
+        assert "started" in json.loads(await asyncio.wait_for(drained.recv(), 5))
+        await failed.send("[]")
+        assert errors([json.loads(await asyncio.wait_for(failed.recv(), 5))]) == [(3, "message")]
+        gw.servicer.drain()
+        assert await gw.servicer.wait_drained(5)
+        await asyncio.sleep(0.5)  # the drained call's handler reaches its linger
+        t0 = time.monotonic()
+        await asyncio.wait_for(gw.aclose(), 10)
+        assert time.monotonic() - t0 < 5
+        for ws in (drained, failed, waiting):
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in ws:
+                    pass
+    assert (drained.close_code, failed.close_code) == (1000, 4003)
+    assert waiting.close_code == 4014 and waiting.close_reason == SHUTDOWN_REASON
+
+
+class SlowBatches(FakeBackend):
+    """Each batch takes 1.5 s (in the lane's thread): the runner looks at a session rarely."""
+
+    def motion(self, jobs: Sequence[Any]) -> list[np.ndarray]:
+        time.sleep(1.5)
+        return super().motion(jobs)
+
+
+async def test_a_client_close_frees_its_session_slot_at_once(tmp_path: Path) -> None:
+    """Not when the runner next looks at the session, or a frame next fails to send."""
+    async with serving(tmp_path, backend=SlowBatches()) as (gw, url):
+        async with connect(url + PERFORM) as ws:
+            await ws.send(CONFIG)
+            async with asyncio.timeout(10):
+                while isinstance(await ws.recv(), str):
+                    pass  # to the first frame: the lane starts its next 1.5 s batch now
+            assert gw.servicer.slots_in_use == 1
+        t0 = time.monotonic()
+        while gw.servicer.slots_in_use and time.monotonic() - t0 < 5:
+            await asyncio.sleep(0.01)
+        held = time.monotonic() - t0
+    assert held < 0.5, f"the slot was held {held:.2f} s after the client closed"
