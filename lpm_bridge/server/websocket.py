@@ -192,7 +192,9 @@ def _parse(text: str, request: _Request) -> _Request:
     try:
         tree = json.loads(text, object_pairs_hook=_object)
     except (ValueError, RecursionError) as e:
-        raise InvalidInputError(f"message: not JSON: {e}", field="message") from e
+        raise InvalidInputError(
+            f"message: not a {name} in protobuf JSON: {e}", field="message"
+        ) from e
     _check_text_fields(tree, request.DESCRIPTOR, "")
     try:
         json_format.ParseDict(tree, request)

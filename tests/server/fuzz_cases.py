@@ -726,6 +726,7 @@ GRPC_MIX: Final[dict[str, tuple[GrpcGen, float]]] = {
     "deadline": (g_deadline, 3),
     "empty_stream": (g_empty_stream, 1),
     "unary": (g_unary, 3),
+    "unary_undecodable": (g_unary_undecodable, 2),
 }
 
 
