@@ -312,8 +312,9 @@ async def test_a_drain_with_audio_read_ahead_says_what_was_not_performed(
     ):
         small_send_buffer(ws)
         await ws.send(CONFIG)
-        sending = asyncio.create_task(sender(ws, noise(120.0), SR))
-        await asyncio.sleep(0.5)  # the session is full, the gateway holds more
+        sending = asyncio.create_task(sender(ws, noise(600.0), SR))
+        await asyncio.sleep(0.5)  # the session is full, the gateway holds more: 600 s cannot
+        # all fit in the session (30 s), the read-ahead (1 MiB) and the socket buffers (~4 MB)
         gw.servicer.drain()
         received = await read_all(ws, timeout=20)
         sending.cancel()
