@@ -275,7 +275,7 @@ def save_poses(renderer: Renderer, app: Any, path: str, cols: int = 6) -> None:
 
     frames = renderer.render(app, np.stack([motion(**v) for v in POSES.values()]))
     s = app.size
-    x0, y0, w = s // 6, s // 8, 2 * s // 3  # the face and some of the hair and neck
+    x0, y0, w = s // 5, s // 6, 3 * s // 5  # the face and some of the hair and neck
     cell = w * 3 // 2
     rows = (len(frames) + cols - 1) // cols
     sheet = Image.new("RGB", (cols * cell, rows * cell), "white")

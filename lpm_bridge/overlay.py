@@ -2,8 +2,8 @@
 
 ``lpm-bridge avatar inspect`` uses this so a user can see why a portrait works or not:
 the aligned crop with the rig mesh (triangles over face and surroundings), the 68 dlib
-landmarks colour-coded by part, the virtual control points, the eyelid regions and the
-mouth-interior box.
+landmarks colour-coded by part, the virtual control points, the eyelid regions, the
+mouth-interior box and the box of the nose's depth map (a head turn carries the nose ahead).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def draw_overlay(app: Appearance, scale: int = 2) -> npt.NDArray[np.uint8]:
         d.line([*pts, pts[0]], fill=MESH_COLOR, width=1)
     x0, y0, x1, y1 = (int(v) * scale for v in app.mouth_box)
     d.rectangle((x0, y0, x1, y1), outline=(255, 0, 200, 120))
+    x0, y0, x1, y1 = (int(v) * scale for v in app.nose_box)
+    d.rectangle((x0, y0, x1, y1), outline=(0, 200, 255, 120))  # the nose's depth map
     for e in app.eyes.numpy():
         cx, cy, lid = e[rig.EYE_CX] * scale, e[rig.EYE_CY] * scale, e[rig.EYE_LID] * scale
         half = e[rig.EYE_HALF] * scale

@@ -551,18 +551,7 @@ class _DeviceAppearance:
         eye_basis = app.landmark_basis[:, _EYE_POINTS]
         self.landmark_basis = eye_basis.reshape(eye_basis.shape[0], -1).to(d)
         self.head = app.head.to(d)  # (3, S, S)
-        # The nose's depth over its source box (1, 1, h, w), and the affine map from
-        # full-frame normalised positions to that box's normalised positions.
-        self.nose = app.nose.to(d)[None, None]
-        self.nose_box = tuple(int(v) for v in app.nose_box)
-        bx0, by0, bx1, by1 = self.nose_box
-        self.nose_scale = torch.tensor(
-            [2.0 / (self.px * (bx1 - bx0 - 1)), 2.0 / (self.px * (by1 - by0 - 1))], device=d
-        ).view(1, 2, 1, 1)
-        self.nose_offset = torch.tensor(
-            [(2.0 / self.px - 2.0 * bx0) / (bx1 - bx0 - 1) - 1.0,
-             (2.0 / self.px - 2.0 * by0) / (by1 - by0 - 1) - 1.0], device=d
-        ).view(1, 2, 1, 1)  # fmt: skip
+        self.nose, self.nose_box, self.nose_scale, self.nose_offset = _nose_view(app, d)
         self.head_landmarks = app.head_landmarks[:, _EYE_POINTS].contiguous().to(d)
         self.eyes = app.eyes.to(d)
         self.lips = app.lips.to(d)
@@ -578,11 +567,7 @@ class _DeviceAppearance:
         self.own_gap = ((yl - yu).clamp_min(0) * (ok_u & ok_l))[0]
         self.mouth_colors = app.mouth_colors.to(d) + 0.5  # texture convention, see _render_chunk
         self.height_t = torch.tensor([app.face_height], device=d)
-        # Upper teeth are painted only where the portrait showed none of its own: a
-        # portrait whose lips part by half the painted teeth's show keeps its own.
-        shown = float(self.lip_gap[:, 1].clamp_min(0).max())
-        own = shown > 0.5 * rig.TEETH_SHOW * app.face_height
-        self.teeth_on = torch.tensor([0.0 if own else 1.0], device=d)
+        self.teeth_tip = torch.tensor([_teeth_tip(app)], device=d)
         self.teeth = _teeth_texture(app.size, d)  # shared by every avatar of this size
         # The small per-row tensors, packed into one flat vector that the attributes above
         # become views of: a chunk of many avatars stacks one vector per row (one op)
@@ -599,11 +584,38 @@ class _DeviceAppearance:
         self.rows_by_len: dict[int, _Rows] = {}
 
 
+def _nose_view(
+    app: Appearance, d: torch.device
+) -> tuple[torch.Tensor, tuple[int, int, int, int], torch.Tensor, torch.Tensor]:
+    """The nose's depth over its source box ``(1, 1, h, w)``, the box, and the affine map
+    (scale, offset, each ``(1, 2, 1, 1)``) from full-frame normalised positions to the
+    box's normalised positions (see ``_add_nose``)."""
+    px = 2.0 / (app.size - 1)
+    bx0, by0, bx1, by1 = (int(v) for v in app.nose_box)
+    w, h = bx1 - bx0 - 1, by1 - by0 - 1
+    scale = torch.tensor([2.0 / (px * w), 2.0 / (px * h)], device=d).view(1, 2, 1, 1)
+    offset = torch.tensor(
+        [(2.0 / px - 2.0 * bx0) / w - 1.0, (2.0 / px - 2.0 * by0) / h - 1.0], device=d
+    ).view(1, 2, 1, 1)
+    return app.nose.to(d)[None, None], (bx0, by0, bx1, by1), scale, offset
+
+
+def _teeth_tip(app: Appearance) -> float:
+    """How far below the upper lip the upper tooth tips hang, pixels: ``rig.TEETH_SHOW``,
+    or for a portrait showing its own teeth a little below its own opening (its lower
+    lip hid the rest of those crowns), at most a whole crown."""
+    shown = float((app.lips[1] - app.lips[0])[:, 1].clamp_min(0).max()) / app.face_height
+    tip = rig.TEETH_SHOW
+    if shown > 0.5 * rig.TEETH_SHOW:
+        tip = max(tip, min(shown + rig.OWN_TEETH_EXTRA, rig.TEETH_CROWN))
+    return tip * app.face_height
+
+
 # The per-row tensors of _DeviceAppearance that _Rows stacks, packed into one vector.
 _PACKED: Final[tuple[str, ...]] = (
     "field_offset", "head_extent", "landmarks", "landmark_basis", "head_landmarks", "eyes",
     "lips", "lip_basis", "head_lips", "lip_gap", "mouth_colors", "own_upper", "own_gap",
-    "height_t", "teeth_on",
+    "height_t", "teeth_tip",
 )  # fmt: skip
 
 
@@ -752,7 +764,7 @@ class _Rows:
         self.gaps, self.colors = per_row("lip_gap"), per_row("mouth_colors")
         self.own_upper, self.own_gap = per_row("own_upper"), per_row("own_gap")  # (T, S)
         self.height = per_row("height_t").view(t)
-        self.teeth_on = per_row("teeth_on").view(t)
+        self.teeth_tip = per_row("teeth_tip").view(t)
         self.teeth = first.teeth  # (1, 5, h, w), one per output size
 
 
@@ -841,21 +853,39 @@ def _eye_field(
     gy = (gz[:, :, 3] - gz[:, :, 2]) * GAZE_Y * h_up
     win = prof * prof * ((v - v_low) / 1.5).clamp(0, 1) * ((v_lid - v) / 1.5).clamp(0, 1)
     delta = torch.stack([dv * uy - gx * win, -dv * ux - gy * win], dim=2) * rows.px
-    # Repaint the part of the eye the lid now covers (between lashes and the old lid line).
-    feather = 1.5 * rows.size / 256  # pixels
-    covered = ((v - v_lid - 1.5 * lash) / feather).clamp(0, 1)
-    # ... and up the stretched lid as it closes, fading out (stretched crease, eye shadow
-    # and lashes read as a smudge).
-    reach = LID_COVER * k * (v_top - vu)
-    covered = covered * ((vu + 0.5 + reach - v) / (feather + reach)).clamp(0, 1)
-    # The risen lower lid, over the lower lid's own margin (one lash line is left).
-    lower = ((v_low - v) / feather).clamp(0, 1)
-    lower = lower * ((v - vl + LOWER_MARGIN * lash) / feather).clamp(0, 1)
-    covered = torch.maximum(covered, lower)
-    covered = covered * (4 * k).clamp(max=1)
-    alpha = LID_SKIN * covered * (prof > 0)
+    lines = _LidLines(v, vu, vl, v_lid, v_low, v_top, lash, k)
+    alpha = LID_SKIN * _lid_cover(lines, 1.5 * rows.size / 256) * (prof > 0)
     skin = p[:, :, rig.EYE_SKIN]
     return [(grown[e], delta[:, i], (alpha[:, i], skin[:, i])) for i, e in enumerate(eyes)]
+
+
+class _LidLines(NamedTuple):
+    """Heights along an eye's "up" axis over its box ``(T, E, h, w)``, pixels: each
+    pixel's own (``v``), the open lids (``vu``, ``vl``), the moving upper and lower lids,
+    the top of the lid skin, the lash line's width; and the blink ``k`` ``(T, E, 1, 1)``."""
+
+    v: torch.Tensor
+    vu: torch.Tensor
+    vl: torch.Tensor
+    v_lid: torch.Tensor
+    v_low: torch.Tensor
+    v_top: torch.Tensor
+    lash: torch.Tensor
+    k: torch.Tensor
+
+
+def _lid_cover(n: _LidLines, feather: float) -> torch.Tensor:
+    """Where a blink repaints the eye with lid skin, 0..1 ``(T, E, h, w)``: the part of
+    the eye the upper lid now covers (between its lashes and the old lid line) and up the
+    stretched lid as it closes, fading out (a stretched crease, eye shadow and lashes
+    read as a smudge); and the risen lower lid over its own margin, so one lash line is
+    left."""
+    covered = ((n.v - n.v_lid - 1.5 * n.lash) / feather).clamp(0, 1)
+    reach = LID_COVER * n.k * (n.v_top - n.vu)
+    covered = covered * ((n.vu + 0.5 + reach - n.v) / (feather + reach)).clamp(0, 1)
+    lower = ((n.v_low - n.v) / feather).clamp(0, 1)
+    lower = lower * ((n.v - n.vl + LOWER_MARGIN * n.lash) / feather).clamp(0, 1)
+    return torch.maximum(covered, lower) * (4 * n.k).clamp(max=1)
 
 
 # Lip material stretched over a portrait's own opening by mouthClose: how much of the lip
@@ -1026,9 +1056,11 @@ def _sample_teeth(
     rows, cols = rig.teeth_asset().shape[1:]
     span = rig.TEETH_SPAN * h  # (T, 1, 1) pixels across the row
     px = span / cols  # output pixels per asset pixel
-    hang = rig.TEETH_TIP_ROW * px - rig.TEETH_SHOW * h * a.teeth_on[:, None, None]
+    hang = rig.TEETH_TIP_ROW * px - a.teeth_tip[:, None, None]
     # The lower row (narrower, flipped) shows above the lower lip once the jaw is wide open.
-    wide = ((k.bottom - k.lip_up - 0.06 * h) / (0.03 * h)).clamp(0, 1)
+    wide = ((k.bottom - k.lip_up - rig.LOWER_TEETH_FROM * h) / (rig.LOWER_TEETH_RAMP * h)).clamp(
+        0, 1
+    )
     lo_px = 0.85 * px
     lo_hang = rig.TEETH_TIP_ROW * lo_px - rig.LOWER_TEETH_SHOW * h * wide
     gy_up = 2 * (k.ys - k.lip_up + hang) / (rows * px) - 1

@@ -615,9 +615,16 @@ TEETH_SPAN: Final[float] = 0.457
 TEETH_TIP_ROW: Final[float] = 24.0
 # How far the upper tooth tips hang below the upper inner lip (fraction of face height):
 # at rest a lip covers most of the crown. The lower row shows above the lower lip only
-# when the jaw opens wide, at most LOWER_TEETH_SHOW.
+# when the jaw opens wide, at most LOWER_TEETH_SHOW (more made dlib take the lower teeth
+# for the lower lip and re-detect a closed mouth) ...
 TEETH_SHOW: Final[float] = 0.04
 LOWER_TEETH_SHOW: Final[float] = 0.012
+# A portrait showing its own upper teeth keeps them; opening the jaw shows this much more
+# of their crowns below its own opening, at most a whole crown (fractions of face height).
+OWN_TEETH_EXTRA: Final[float] = 0.02
+TEETH_CROWN: Final[float] = 0.08
+LOWER_TEETH_FROM = 0.06
+LOWER_TEETH_RAMP = 0.03
 # Height of the lower lip's wet inner face shown once the lips part (fraction of face height).
 WET_LIP: Final[float] = 0.012
 
