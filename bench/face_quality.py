@@ -257,6 +257,8 @@ def portrait_targets(
         dist |= {k: v for k, v in ident["per_motion"].items() if v is not None}
         found, frames_n = found + ident["face_found"], frames_n + ident["frames"]
         out["identity_max_single_channel"] = ident["max_distance_single_channel"]
+        singles = {k: v for k, v in ident["per_motion"].items() if k not in COMBINATIONS}
+        out["identity_worst_single_channel"] = max(singles, key=lambda k: singles[k] or 0.0)
     worst = max(dist, key=lambda k: dist[k])
     out["identity_max"], out["identity_worst"] = dist[worst], worst
     out["identity_faces_found"] = f"{found}/{frames_n}"
@@ -317,21 +319,25 @@ def dev_set(args: argparse.Namespace) -> int:
 
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
-    def f(v: Any, digits: int = 3) -> str:
+    """The dev-set numbers as a markdown table, one row per portrait."""
+
+    def f(v: Any, digits: int = 2) -> str:
         return "-" if v is None else f"{v:.{digits}f}"
 
     lines = [
-        "| portrait | jaw gap / face h (>= 0.08) | dark inner-lip share (>= 0.30) "
-        "| blink EAR shut/open (<= 0.35) | yaw nose p2p / IOD (>= 0.25) "
-        "| pitch nose p2p / IOD | identity max (<= 0.30) |",
-        "|---|---|---|---|---|---|---|",
+        "| portrait | jawOpen 1: lip gap / face h (>= 0.08) | dark share of the opening "
+        "(>= 0.30) | blink: EAR shut / open (<= 0.35) | yaw +-15: nose vs eyes, IOD p2p "
+        "(>= 0.25) | pitch +-10: nose vs eyes, IOD p2p | identity, worst single channel or "
+        "angle (<= 0.30) | identity, worst of all (combinations too) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(
-            f"| {name} | {f(r.get('jaw_gap'))} | {f(r.get('jaw_cavity'), 2)} "
-            f"| {f(r.get('blink_ear_ratio'), 2)} | {f(r.get('yaw_nose_p2p_iod'), 2)} "
-            f"| {f(r.get('pitch_nose_p2p_iod'), 2)} | {f(r.get('identity_max'), 2)} "
-            f"({r.get('identity_worst', '-')}) |"
+            f"| {name} | {f(r.get('jaw_gap'), 3)} | {f(r.get('jaw_cavity'))} "
+            f"| {f(r.get('blink_ear_ratio'))} | {f(r.get('yaw_nose_p2p_iod'))} "
+            f"| {f(r.get('pitch_nose_p2p_iod'))} | {f(r.get('identity_max_single_channel'))} "
+            f"({r.get('identity_worst_single_channel', '-')}) "
+            f"| {f(r.get('identity_max'))} ({r.get('identity_worst', '-')}) |"
         )
     return "\n".join(lines)
 
