@@ -73,3 +73,37 @@ def test_no_seam_between_speech_and_silence(
     assert jump[:, CH["jawOpen"]].max() < 0.45
     assert np.degrees(jump[:, YAW:]).max() < 1.5
     assert (g[-25:, CH["jawOpen"]] <= 0.15).all()  # closed again a second after speech
+
+
+def test_live_one_frame_chunks_keep_the_mouth_moving(
+    model: AudioPerformanceMapper, tmp_path: pytest.TempPathFactory
+) -> None:
+    """Issue 15's reproduction: a flite line streamed live (20 ms pushes, every ready frame
+    generated at once: one-frame chunks) peaked at jawOpen 0.02 with the old checkpoint, whose
+    one-frame chunks copied their own decaying lips from the state buffer; 16-frame chunks of
+    the same audio reached 0.48."""
+    import shutil
+    import subprocess
+    import wave
+
+    if shutil.which("flite") is None:
+        pytest.skip("needs flite")
+    path = f"{tmp_path}/line.wav"
+    text = "Well met, traveller. The northern pass is closed since the storm."
+    subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", path], check=True)
+    with wave.open(path) as w:
+        sr, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    live = MotionStream(model, sample_rate=sr, seed=1, lookahead_ms=40)
+    frames = []
+    for i in range(0, len(pcm), sr // 50):
+        live.push_audio(pcm[i : i + sr // 50])
+        while live.frames_ready:
+            frames.append(live.generate(min(16, live.frames_ready)))
+    jaw = np.concatenate(frames)[:, CH["jawOpen"]]
+    offline = MotionStream(model, sample_rate=sr, seed=1, lookahead_ms=40)
+    offline.push_audio(pcm)
+    offline.flush()
+    ref = offline.generate_ready()[: len(jaw), CH["jawOpen"]]
+    assert jaw.max() > 0.3, jaw.max()
+    assert jaw.mean() > 0.7 * ref.mean(), (jaw.mean(), ref.mean())
+    assert np.corrcoef(jaw, ref)[0, 1] > 0.6
