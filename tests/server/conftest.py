@@ -7,19 +7,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_harness import Daemon
+from daemon_harness import Daemon, started
 
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(tmp_path_factory.mktemp("avatars"))
-    try:
-        d.wait_for("serving on")
+    with started(Daemon(tmp_path_factory.mktemp("avatars"))) as d:
         yield d
-    finally:
-        d.stop()
 
 
 @pytest.fixture

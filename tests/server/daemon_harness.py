@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,13 @@ async def frames_flowing(call: Call, seconds: float) -> AsyncIterator[int]:
     while time.monotonic() < end:
         await call.read_until(lambda m: m.WhichOneof("response") == "frame", timeout=5)
         yield len(call.frames)
+
+
+@contextmanager
+def started(d: Daemon) -> Iterator[Daemon]:
+    """``d`` once it serves; stopped when the block ends, however it ends."""
+    try:
+        d.wait_for("serving on")
+        yield d
+    finally:
+        d.stop()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_harness import END, SR, Call, Daemon, audio, config, speech
+from daemon_harness import END, SR, Call, Daemon, audio, config, speech, started
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
@@ -33,12 +33,10 @@ UNDECODABLE = bytes.fromhex("0affffffff0f")  # field 1, length-delimited, length
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(Path(tmp_path_factory.mktemp("avatars")), "--max-pending-audio", str(PENDING_S))
-    try:
-        d.wait_for("serving on")
+    with started(
+        Daemon(Path(tmp_path_factory.mktemp("avatars")), "--max-pending-audio", str(PENDING_S))
+    ) as d:
         yield d
-    finally:
-        d.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from daemon_harness import Call, Daemon, config
+from daemon_harness import Call, Daemon, config, started
 from face_helpers import mirrored_astronaut_png
 from image_helpers import noise_png, png_bomb
 from PIL import Image
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.timeout(180)  # the daemon's start-up (model load) incl
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(tmp_path_factory.mktemp("avatars"), "--avatars-quota-mb", "12")
-    try:
-        d.wait_for("serving on")
+    with started(Daemon(tmp_path_factory.mktemp("avatars"), "--avatars-quota-mb", "12")) as d:
         yield d
-    finally:
-        d.stop()
 
 
 def _reencoded(png: bytes, fmt: str, side: int | None = None) -> bytes:

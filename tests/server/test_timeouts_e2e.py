@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from daemon_harness import Call, Daemon, config
+from daemon_harness import Call, Daemon, config, started
 
 from lpm_bridge._proto import bridge_pb2 as pb
 from lpm_bridge._proto import bridge_pb2_grpc as pb_grpc
@@ -25,23 +25,13 @@ IDLE_TIMEOUT_S = 2.0
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(
-        Path(tmp_path_factory.mktemp("avatars")),
+    flags = (
         "--config-timeout", str(CONFIG_TIMEOUT_S),
         "--idle-timeout", str(IDLE_TIMEOUT_S),
         "--max-sessions", "3",
     )  # fmt: skip
-    try:
-        d.wait_for("serving on")
+    with started(Daemon(Path(tmp_path_factory.mktemp("avatars")), *flags)) as d:
         yield d
-    finally:
-        d.stop()
-
-
-@pytest.fixture
-async def stub(daemon: Daemon) -> AsyncIterator[pb_grpc.BridgeStub]:
-    async with grpc.aio.insecure_channel(daemon.target) as channel:
-        yield pb_grpc.BridgeStub(channel)  # type: ignore[no-untyped-call]
 
 
 async def slots(stub: pb_grpc.BridgeStub) -> int:
