@@ -16,7 +16,6 @@ which has no MBROLA voices; ``synth_isolated`` therefore speaks in a child proce
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import pickle
@@ -27,23 +26,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
-import numpy as np
-
 from lpm_bridge.errors import ConfigError
 from lpm_bridge.training.espeak import (
-    AUDIO_OUTPUT_SYNCHRONOUS,
-    CHARS_UTF8,
-    EVENT_LIST_TERMINATED,
-    EVENT_PHONEME,
-    INIT_PHONEME_EVENTS,
-    INIT_PHONEME_IPA,
-    LIBRARY_NAMES,
     MBROLA_EVENT_LAG_SAMPLES,
-    PARAM_RATE,
+    EspeakSynth,
     Phoneme,
     Utterance,
-    _Callback,
-    _Event,
 )
 
 SPEECH_CACHE: Final[Path] = Path.home() / ".cache" / "lpm-dev-speech"
@@ -65,7 +53,7 @@ def mbrola_paths(cache: Path = SPEECH_CACHE) -> tuple[Path, Path]:
     return cache / "espeak", cache / "mbrola" / "bin"
 
 
-class MbrolaSynth:
+class MbrolaSynth(EspeakSynth):
     """libespeak-ng initialised on a data directory with MBROLA voices. One per process."""
 
     def __init__(self, data_dir: Path, bin_dir: Path) -> None:
@@ -77,52 +65,18 @@ class MbrolaSynth:
             )
         # espeak-ng finds the binary on PATH (it spawns it per voice).
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        self.lib = _load_library()
-        self.lib.espeak_Initialize.argtypes = [
-            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-        ]  # fmt: skip
-        flags = INIT_PHONEME_EVENTS | INIT_PHONEME_IPA
-        if (
-            self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_dir).encode(), flags)
-            <= 0
-        ):
-            raise ConfigError(f"libespeak-ng failed to initialise on {data_dir}", field="mbrola")
-        self._chunks: list[bytes] = []
-        self._events: list[tuple[str, int]] = []
-        self._cb = _Callback(self._on_audio)  # keep a reference: C holds the pointer
-        self.lib.espeak_SetSynthCallback(self._cb)
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
-        ]  # fmt: skip
+        super().__init__(str(data_dir))
 
-    def _on_audio(
-        self, wav: ctypes.Array[ctypes.c_short], n: int, events: ctypes.Array[_Event]
-    ) -> int:
-        if n > 0:
-            self._chunks.append(ctypes.string_at(wav, n * 2))
-        i = 0
-        while events[i].type != EVENT_LIST_TERMINATED:
-            if events[i].type == EVENT_PHONEME:
-                self._events.append((events[i].id.decode("utf-8", "replace"), events[i].sample))
-            i += 1
-        return 0
-
-    def synth(self, request: MbrolaRequest) -> Utterance:
+    def speak(self, request: MbrolaRequest) -> Utterance:
         """Speak one request: audio at the voice's own rate, phonemes on the audio's timeline."""
-        if self.lib.espeak_SetVoiceByName(request.voice.encode()) != 0:
-            raise ConfigError(f"espeak-ng has no voice {request.voice!r}", field="voice")
-        rate = int(self.lib.espeak_ng_GetSampleRate())
-        self.lib.espeak_SetParameter(PARAM_RATE, int(request.rate), 0)
-        self._chunks, self._events = [], []
-        data = request.text.encode("utf-8")
-        self.lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, CHARS_UTF8, None, None)
-        self.lib.espeak_Synchronize()
-        audio = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
-        if len(audio) == 0:  # the voice named a database mbrola could not load
+        utt = self.synth(request.text, request.voice, request.rate)
+        if len(utt.audio) == 0:  # the voice named a database mbrola could not load
             raise ConfigError(f"MBROLA voice {request.voice!r} produced no audio", field="voice")
-        return Utterance(audio, rate, phonemes_from_events(self._events, rate, len(audio)))
+        return utt
+
+    def _phonemes(self, n_samples: int, sr: int, lag: int = 0) -> tuple[Phoneme, ...]:
+        # The last phoneme ends with the audio (the evaluation scores every frame of it).
+        return phonemes_from_events(self._events, sr, n_samples)
 
 
 def phonemes_from_events(
@@ -142,17 +96,6 @@ def phonemes_from_events(
         if stop > start:
             out.append(Phoneme(sym, start, stop))
     return tuple(out)
-
-
-def _load_library() -> ctypes.CDLL:
-    for name in LIBRARY_NAMES:
-        try:
-            return ctypes.CDLL(name)
-        except OSError:
-            continue
-    raise ConfigError(
-        "libespeak-ng not found (Debian: apt-get install libespeak-ng1)", field="espeak"
-    )
 
 
 def synth_isolated(requests: list[MbrolaRequest], cache: Path = SPEECH_CACHE) -> list[Utterance]:
@@ -180,7 +123,7 @@ def main() -> int:
     """Child side of ``synth_isolated``: a JSON job on stdin, pickled utterances to its path."""
     job = json.loads(sys.stdin.read())
     synth = MbrolaSynth(*mbrola_paths(Path(job["cache"])))
-    utterances = [synth.synth(MbrolaRequest(**r)) for r in job["requests"]]
+    utterances = [synth.speak(MbrolaRequest(**r)) for r in job["requests"]]
     Path(job["out"]).write_bytes(pickle.dumps(utterances))
     return 0
 
