@@ -10,8 +10,10 @@ test_mbrola.py``):
 * every event lies ``EVENT_LEAD_SAMPLES`` after the audio it names (pause edges in the audio
   and the ``.pho`` durations sent to mbrola agree with ``sample - 1000`` to within ~10 ms).
 
-libespeak-ng is one global per process and ``EspeakSynth`` initialises it with the system data,
-which has no MBROLA voices; ``synth_isolated`` therefore speaks in a child process.
+``MbrolaSynth`` is ``EspeakSynth`` on the MBROLA data folder (training reaches the same voices
+through ``LPM_ESPEAK_DATA``). libespeak-ng is one global per process, and the caller's
+``EspeakSynth.get()`` may already hold it on the system data; ``synth_isolated`` therefore
+speaks in a child process.
 """
 
 from __future__ import annotations
